@@ -117,6 +117,8 @@ var specs = []structSpec{
 		u("ivGenerator"), p("pTag"), u("ulTagBits")}},
 	{"CK_SIGN_ADDITIONAL_CONTEXT", []fieldSpec{u("hedgeVariant"), p("pContext"),
 		u("ulContextLen")}},
+	{"CK_ASYNC_DATA", []fieldSpec{u("ulVersion"), p("pValue"), u("ulValue"),
+		u("hObject"), u("hAdditionalObject")}},
 }
 
 // Field is one field of a laid-out struct.

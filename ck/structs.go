@@ -1,0 +1,100 @@
+package ck
+
+import (
+	"fmt"
+	"time"
+)
+
+// Version is a CK_VERSION: a major and a minor number.
+type Version struct {
+	Major, Minor byte
+}
+
+// String returns "major.minor", with the minor number in two digits as
+// Cryptoki versions are written (2.40, 3.00, 3.02 prints as 3.2).
+func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// Less reports whether v is older than w.
+func (v Version) Less(w Version) bool {
+	return v.Major < w.Major || v.Major == w.Major && v.Minor < w.Minor
+}
+
+// Info is CK_INFO: general information about a module. Text fields are
+// decoded from their blank-padded form and trimmed.
+type Info struct {
+	CryptokiVersion    Version
+	ManufacturerID     string
+	Flags              uint64 // reserved, zero
+	LibraryDescription string
+	LibraryVersion     Version
+}
+
+// SlotInfo is CK_SLOT_INFO.
+type SlotInfo struct {
+	SlotDescription string
+	ManufacturerID  string
+	Flags           SlotFlags
+	HardwareVersion Version
+	FirmwareVersion Version
+}
+
+// TokenInfo is CK_TOKEN_INFO. Numeric fields hold
+// CK_UNAVAILABLE_INFORMATION when the token cannot report them, and the
+// session and PIN limits may hold CK_EFFECTIVELY_INFINITE.
+type TokenInfo struct {
+	Label              string
+	ManufacturerID     string
+	Model              string
+	SerialNumber       string
+	Flags              TokenFlags
+	MaxSessionCount    uint64
+	SessionCount       uint64
+	MaxRwSessionCount  uint64
+	RwSessionCount     uint64
+	MaxPinLen          uint64
+	MinPinLen          uint64
+	TotalPublicMemory  uint64
+	FreePublicMemory   uint64
+	TotalPrivateMemory uint64
+	FreePrivateMemory  uint64
+	HardwareVersion    Version
+	FirmwareVersion    Version
+	// UTCTime is the token's clock as the 16 characters YYYYMMDDhhmmssxx,
+	// or empty when the token has no clock (CKF_CLOCK_ON_TOKEN unset).
+	UTCTime string
+}
+
+// Time parses UTCTime. It returns false when the token has no clock or
+// reports a value that is not a time.
+func (ti *TokenInfo) Time() (time.Time, bool) {
+	if len(ti.UTCTime) < 14 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102150405", ti.UTCTime[:14])
+	return t, err == nil
+}
+
+// SessionInfo is CK_SESSION_INFO.
+type SessionInfo struct {
+	SlotID      SlotID
+	State       SessionState
+	Flags       SessionFlags
+	DeviceError uint64
+}
+
+// MechanismInfo is CK_MECHANISM_INFO. The unit of the key sizes depends on
+// the mechanism (bits for RSA and EC, bytes for many secret-key
+// mechanisms, and tokens differ).
+type MechanismInfo struct {
+	MinKeySize uint64
+	MaxKeySize uint64
+	Flags      MechanismFlags
+}
+
+// Interface is a CK_INTERFACE offered by a module: a name such as
+// "PKCS 11", the version of its function list, and its flags.
+type Interface struct {
+	Name    string
+	Version Version
+	Flags   InterfaceFlags
+}
