@@ -322,3 +322,56 @@ func (m *Module) Close() error {
 	}
 	return errors.Join(err, inst.lib.Close())
 }
+
+// Initialize calls C_Initialize again with the options given to Open, for
+// a module that Finalize ended (after a fork, for example). Open already
+// initializes: most programs never call this.
+func (m *Module) Initialize() error {
+	var rv ck.RV
+	if b := m.inst.initArgs; b != nil {
+		rv = m.call(fnInitialize, uintptr(unsafe.Pointer(&b[0])))
+	} else {
+		rv = m.call(fnInitialize, 0)
+	}
+	if rv == ck.CKR_OK {
+		registry.Lock()
+		m.inst.ownsInit = true
+		registry.Unlock()
+	}
+	return check(fnInitialize, rv)
+}
+
+// Finalize calls C_Finalize: the module ends every session and forgets
+// its state, for every Module sharing this instance. Close does this
+// already when the last Module is closed; Finalize is for programs that
+// must end the module while keeping it loaded, then call Initialize.
+func (m *Module) Finalize() error {
+	rv := m.call(fnFinalize, 0)
+	if rv == ck.CKR_OK {
+		registry.Lock()
+		m.inst.ownsInit = false
+		registry.Unlock()
+	}
+	return check(fnFinalize, rv)
+}
+
+// GetFunctionList calls the module's C_GetFunctionList and returns the
+// version of the 2.x-compatible function list it returns. The library
+// itself uses the newest interface found at Open (see Interface).
+func (m *Module) GetFunctionList() (ck.Version, error) {
+	fn, err := m.inst.lib.Lookup("C_GetFunctionList")
+	if err != nil {
+		return ck.Version{}, &Error{Func: "C_GetFunctionList", RV: ck.CKR_FUNCTION_NOT_SUPPORTED}
+	}
+	a := newArena(8)
+	defer a.free()
+	r, _, _ := rawCall(fn, uintptr(a.ptr(0)))
+	if err := check(fnGetFunctionList, ck.RV(uint64(r)&ulongMask)); err != nil {
+		return ck.Version{}, err
+	}
+	p := getPtr(a.buf)
+	if p == 0 {
+		return ck.Version{}, badOutput(fnGetFunctionList, "NULL function list")
+	}
+	return getVersion(cmem(p, 2)), nil
+}

@@ -50,7 +50,7 @@ func TestGolden(t *testing.T) {
 func TestKnownFacts(t *testing.T) {
 	cases := []struct {
 		plat, strct, field string
-		off, size         int
+		off, size          int
 	}{
 		{"linux/amd64", "CK_ATTRIBUTE", "pValue", 8, 24},
 		{"linux/amd64", "CK_ATTRIBUTE", "ulValueLen", 16, 24},
