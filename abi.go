@@ -171,7 +171,8 @@ func outPtr(b []byte) unsafe.Pointer {
 // Small arenas come from a pool, so that most calls allocate nothing.
 type arena struct {
 	buf   []byte
-	n     int
+	n     int // bytes reserved by alloc
+	size  int // bytes asked for by newArena, which a module may write
 	small *[arenaSmall]byte
 }
 
@@ -179,23 +180,28 @@ const arenaSmall = 1024
 
 var arenaPool = sync.Pool{New: func() any { return new([arenaSmall]byte) }}
 
+// arenaSlack is room added to every arena on top of the size asked for,
+// for the alignment padding of the allocations in it.
+const arenaSlack = 64
+
 // newArena returns an arena with room for size bytes.
 func newArena(size int) *arena {
-	a := &arena{}
-	if size <= arenaSmall {
+	a := &arena{size: size}
+	if size <= arenaSmall-arenaSlack {
 		a.small = arenaPool.Get().(*[arenaSmall]byte)
 		a.buf = a.small[:]
 	} else {
-		a.buf = make([]byte, size)
+		a.buf = make([]byte, size+arenaSlack)
 	}
 	return a
 }
 
-// free returns a pooled arena's memory. Its contents are cleared first,
-// because arguments may have held PINs or key material.
+// free returns a pooled arena's memory. Its contents are cleared first:
+// the next user expects zeroed memory, and arguments may have held PINs or
+// key material.
 func (a *arena) free() {
 	if a.small != nil {
-		clear(a.small[:a.n])
+		clear(a.small[:max(a.n, a.size)])
 		arenaPool.Put(a.small)
 		a.small = nil
 	}

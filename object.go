@@ -374,3 +374,11 @@ func canonical(t ck.AttributeType, v []byte) []byte {
 	}
 	return append(make([]byte, 0, len(v)), v...)
 }
+
+// String prints the attribute, or its type and why it has no value.
+func (r AttributeResult) String() string {
+	if r.Err != nil {
+		return r.Type.String() + ": " + r.Err.Error()
+	}
+	return r.Attribute.String()
+}
