@@ -185,8 +185,8 @@ var arenaPool = sync.Pool{New: func() any { return new([arenaSmall]byte) }}
 const arenaSlack = 64
 
 // newArena returns an arena with room for size bytes.
-func newArena(size int) *arena {
-	a := &arena{size: size}
+func newArena(size int) arena {
+	a := arena{size: size}
 	if size <= arenaSmall-arenaSlack {
 		a.small = arenaPool.Get().(*[arenaSmall]byte)
 		a.buf = a.small[:]

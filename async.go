@@ -38,14 +38,14 @@ func (m *Module) AsyncComplete(s ck.SessionHandle, function string, valueSize in
 	}
 	a := newArena(round8(len(function)+1) + round8(lAsync.Size) + round8(max(valueSize, 1)))
 	defer a.free()
-	name := cname(a, function)
+	name := cname(&a, function)
 	d := a.alloc(lAsync.Size)
 	v := a.alloc(max(valueSize, 1))
 	b := a.buf[d:]
 	putUL(b[lAsync.Off("ulVersion"):], 1)
 	putPtr(b[lAsync.Off("pValue"):], a.addr(v))
 	putUL(b[lAsync.Off("ulValue"):], uint64(valueSize))
-	rv := m.call(fnAsyncComplete, uintptr(s), name, uintptr(a.ptr(d)))
+	rv := m.call3(fnAsyncComplete, uintptr(s), name, uintptr(a.ptr(d)))
 	if err := check(fnAsyncComplete, rv); err != nil {
 		return AsyncData{}, err
 	}
@@ -69,9 +69,9 @@ func (m *Module) AsyncGetID(s ck.SessionHandle, function string) (uint64, error)
 	}
 	a := newArena(round8(len(function)+1) + 8)
 	defer a.free()
-	name := cname(a, function)
+	name := cname(&a, function)
 	id := a.alloc(8)
-	rv := m.call(fnAsyncGetID, uintptr(s), name, uintptr(a.ptr(id)))
+	rv := m.call3(fnAsyncGetID, uintptr(s), name, uintptr(a.ptr(id)))
 	if err := check(fnAsyncGetID, rv); err != nil {
 		return 0, err
 	}
@@ -92,7 +92,7 @@ func (m *Module) AsyncJoin(s ck.SessionHandle, function string, id uint64, data 
 	}
 	a := newArena(round8(len(function) + 1))
 	defer a.free()
-	name := cname(a, function)
-	rv := m.call(fnAsyncJoin, uintptr(s), name, uintptr(id), uintptr(bytesPtr(data)), uintptr(len(data)))
+	name := cname(&a, function)
+	rv := m.call5(fnAsyncJoin, uintptr(s), name, uintptr(id), uintptr(bytesPtr(data)), uintptr(len(data)))
 	return check(fnAsyncJoin, rv)
 }

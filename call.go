@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ebitengine/purego"
@@ -68,30 +69,113 @@ func check(f funcIndex, rv ck.RV) error {
 	return &Error{Func: funcNames[f], RV: rv}
 }
 
-// call invokes a function of the module's table. Pointer arguments must be
-// converted to uintptr inside the call expression (unsafe.Pointer rule 4):
-// the directive below then keeps what they point to alive and in place
-// until the call returns.
-//
-// A function the module's interface lacks returns
-// CKR_FUNCTION_NOT_SUPPORTED without any call; so does every function
-// after Close.
-//
-//go:uintptrescapes
-func (m *Module) call(f funcIndex, args ...uintptr) ck.RV {
+// maxArgs is the most arguments a Cryptoki function takes
+// (C_UnwrapKeyAuthenticated).
+const maxArgs = 10
+
+// argBlock holds a call's arguments. Blocks are pooled: purego.SyscallN
+// lets its argument slice escape, which would cost an allocation per
+// call if the slice were built on the caller's stack.
+type argBlock [maxArgs]uintptr
+
+var argPool = sync.Pool{New: func() any { return new(argBlock) }}
+
+// callv invokes function f with the first n arguments of a. A function
+// the module's interface lacks returns CKR_FUNCTION_NOT_SUPPORTED without
+// any call; so does every function after Close.
+func (m *Module) callv(f funcIndex, a *argBlock, n int) ck.RV {
 	p := m.fns[f]
 	if p == 0 || m.closed.Load() {
+		argPool.Put(a)
 		return ck.CKR_FUNCTION_NOT_SUPPORTED
 	}
-	if m.log == nil {
-		r, _, _ := purego.SyscallN(p, args...)
-		return ck.RV(uint64(r) & ulongMask)
+	var start time.Time
+	if m.log != nil {
+		start = time.Now()
 	}
-	start := time.Now()
-	r, _, _ := purego.SyscallN(p, args...)
+	r, _, _ := purego.SyscallN(p, a[:n]...)
 	rv := ck.RV(uint64(r) & ulongMask)
-	m.trace(f, args, rv, time.Since(start))
+	if m.log != nil {
+		m.trace(f, a[:n], rv, time.Since(start))
+	}
+	*a = argBlock{}
+	argPool.Put(a)
 	return rv
+}
+
+// The callN functions call a function of the module's table with N
+// arguments. Pointer arguments must be converted to uintptr inside the
+// call expression (rule 4 of unsafe.Pointer): the directive then keeps
+// what they point to alive and in place until the call returns.
+
+//go:uintptrescapes
+func (m *Module) call1(f funcIndex, a1 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0] = a1
+	return m.callv(f, a, 1)
+}
+
+//go:uintptrescapes
+func (m *Module) call2(f funcIndex, a1, a2 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1] = a1, a2
+	return m.callv(f, a, 2)
+}
+
+//go:uintptrescapes
+func (m *Module) call3(f funcIndex, a1, a2, a3 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2] = a1, a2, a3
+	return m.callv(f, a, 3)
+}
+
+//go:uintptrescapes
+func (m *Module) call4(f funcIndex, a1, a2, a3, a4 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2], a[3] = a1, a2, a3, a4
+	return m.callv(f, a, 4)
+}
+
+//go:uintptrescapes
+func (m *Module) call5(f funcIndex, a1, a2, a3, a4, a5 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2], a[3], a[4] = a1, a2, a3, a4, a5
+	return m.callv(f, a, 5)
+}
+
+//go:uintptrescapes
+func (m *Module) call6(f funcIndex, a1, a2, a3, a4, a5, a6 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2], a[3], a[4], a[5] = a1, a2, a3, a4, a5, a6
+	return m.callv(f, a, 6)
+}
+
+//go:uintptrescapes
+func (m *Module) call7(f funcIndex, a1, a2, a3, a4, a5, a6, a7 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2], a[3], a[4], a[5], a[6] = a1, a2, a3, a4, a5, a6, a7
+	return m.callv(f, a, 7)
+}
+
+//go:uintptrescapes
+func (m *Module) call8(f funcIndex, a1, a2, a3, a4, a5, a6, a7, a8 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7] = a1, a2, a3, a4, a5, a6, a7, a8
+	return m.callv(f, a, 8)
+}
+
+//go:uintptrescapes
+func (m *Module) call9(f funcIndex, a1, a2, a3, a4, a5, a6, a7, a8, a9 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8] = a1, a2, a3, a4, a5, a6, a7, a8, a9
+	return m.callv(f, a, 9)
+}
+
+//go:uintptrescapes
+func (m *Module) call10(f funcIndex, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 uintptr) ck.RV {
+	a := argPool.Get().(*argBlock)
+	a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9] = a1, a2, a3, a4, a5, a6, a7, a8, a9, a10
+	return m.callv(f, a, 10)
 }
 
 // trace logs one call at debug level: the function, its handles, numbers

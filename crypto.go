@@ -20,7 +20,7 @@ func (m *Module) opInit(f funcIndex, s ck.SessionHandle, mech *ck.Mechanism, key
 	if err != nil {
 		return err
 	}
-	rv := m.call(f, uintptr(s), uintptr(a.ptr(off)), uintptr(key))
+	rv := m.call3(f, uintptr(s), uintptr(a.ptr(off)), uintptr(key))
 	a.copyBack(wb)
 	return check(f, rv)
 }
@@ -35,7 +35,7 @@ func (m *Module) transform(f funcIndex, s ck.SessionHandle, in []byte) ([]byte, 
 	a := newArena(8)
 	defer a.free()
 	return fetch(f, a.buf[:8], func(out []byte) ck.RV {
-		return m.call(f, uintptr(s), uintptr(bytesPtr(in)), uintptr(len(in)), uintptr(outPtr(out)), uintptr(a.ptr(0)))
+		return m.call5(f, uintptr(s), uintptr(bytesPtr(in)), uintptr(len(in)), uintptr(outPtr(out)), uintptr(a.ptr(0)))
 	})
 }
 
@@ -47,7 +47,7 @@ func (m *Module) transformInto(f funcIndex, s ck.SessionHandle, in, buf []byte) 
 	a := newArena(8)
 	defer a.free()
 	return fetchInto(f, a.buf[:8], buf, func(out []byte) ck.RV {
-		return m.call(f, uintptr(s), uintptr(bytesPtr(in)), uintptr(len(in)), uintptr(bytesPtr(out)), uintptr(a.ptr(0)))
+		return m.call5(f, uintptr(s), uintptr(bytesPtr(in)), uintptr(len(in)), uintptr(bytesPtr(out)), uintptr(a.ptr(0)))
 	})
 }
 
@@ -59,7 +59,7 @@ func (m *Module) final(f funcIndex, s ck.SessionHandle) ([]byte, error) {
 	a := newArena(8)
 	defer a.free()
 	return fetch(f, a.buf[:8], func(out []byte) ck.RV {
-		return m.call(f, uintptr(s), uintptr(outPtr(out)), uintptr(a.ptr(0)))
+		return m.call3(f, uintptr(s), uintptr(outPtr(out)), uintptr(a.ptr(0)))
 	})
 }
 
@@ -68,7 +68,7 @@ func (m *Module) feed(f funcIndex, s ck.SessionHandle, in []byte) error {
 	if err := argsFit(f, uint64(s), uint64(len(in))); err != nil {
 		return err
 	}
-	return check(f, m.call(f, uintptr(s), uintptr(bytesPtr(in)), uintptr(len(in))))
+	return check(f, m.call3(f, uintptr(s), uintptr(bytesPtr(in)), uintptr(len(in))))
 }
 
 // EncryptInit starts an encryption (C_EncryptInit).
@@ -127,7 +127,7 @@ func (m *Module) DigestInit(s ck.SessionHandle, mech ck.Mechanism) error {
 	if err != nil {
 		return err
 	}
-	return check(fnDigestInit, m.call(fnDigestInit, uintptr(s), uintptr(a.ptr(off))))
+	return check(fnDigestInit, m.call2(fnDigestInit, uintptr(s), uintptr(a.ptr(off))))
 }
 
 // Digest digests data in one part (C_Digest).
@@ -145,7 +145,7 @@ func (m *Module) DigestKey(s ck.SessionHandle, key ck.ObjectHandle) error {
 	if err := argsFit(fnDigestKey, uint64(s), uint64(key)); err != nil {
 		return err
 	}
-	return check(fnDigestKey, m.call(fnDigestKey, uintptr(s), uintptr(key)))
+	return check(fnDigestKey, m.call2(fnDigestKey, uintptr(s), uintptr(key)))
 }
 
 // DigestFinal ends a multi-part digest (C_DigestFinal).
@@ -207,7 +207,7 @@ func (m *Module) Verify(s ck.SessionHandle, data, sig []byte) error {
 	if err := argsFit(fnVerify, uint64(s), uint64(len(data)), uint64(len(sig))); err != nil {
 		return err
 	}
-	rv := m.call(fnVerify, uintptr(s), uintptr(bytesPtr(data)), uintptr(len(data)),
+	rv := m.call5(fnVerify, uintptr(s), uintptr(bytesPtr(data)), uintptr(len(data)),
 		uintptr(bytesPtr(sig)), uintptr(len(sig)))
 	return check(fnVerify, rv)
 }
@@ -275,7 +275,7 @@ func (m *Module) VerifySignatureInit(s ck.SessionHandle, mech ck.Mechanism, key 
 	if err != nil {
 		return err
 	}
-	rv := m.call(fnVerifySignatureInit, uintptr(s), uintptr(a.ptr(off)), uintptr(key),
+	rv := m.call5(fnVerifySignatureInit, uintptr(s), uintptr(a.ptr(off)), uintptr(key),
 		uintptr(bytesPtr(sig)), uintptr(len(sig)))
 	return check(fnVerifySignatureInit, rv)
 }
@@ -298,5 +298,5 @@ func (m *Module) VerifySignatureFinal(s ck.SessionHandle) error {
 	if err := argsFit(fnVerifySignatureFinal, uint64(s)); err != nil {
 		return err
 	}
-	return check(fnVerifySignatureFinal, m.call(fnVerifySignatureFinal, uintptr(s)))
+	return check(fnVerifySignatureFinal, m.call1(fnVerifySignatureFinal, uintptr(s)))
 }

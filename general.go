@@ -10,7 +10,7 @@ import (
 func (m *Module) GetInfo() (ck.Info, error) {
 	a := newArena(sizeInfo)
 	defer a.free()
-	rv := m.call(fnGetInfo, uintptr(a.ptr(0)))
+	rv := m.call1(fnGetInfo, uintptr(a.ptr(0)))
 	if err := check(fnGetInfo, rv); err != nil {
 		return ck.Info{}, err
 	}
@@ -37,7 +37,7 @@ func (m *Module) GetSlotList(tokenPresent bool) ([]ck.SlotID, error) {
 	// The list can grow between the size query and the fetch (a reader
 	// plugged in): retry a few times on CKR_BUFFER_TOO_SMALL.
 	putUL(cnt, 0)
-	rv := m.call(fnGetSlotList, present, 0, uintptr(a.ptr(0)))
+	rv := m.call3(fnGetSlotList, present, 0, uintptr(a.ptr(0)))
 	if err := check(fnGetSlotList, rv); err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (m *Module) GetSlotList(tokenPresent bool) ([]ck.SlotID, error) {
 		// entries even when it grew.
 		buf := make([]byte, (int(n)+1)*int(ulongSize))
 		putUL(cnt, n)
-		rv = m.call(fnGetSlotList, present, uintptr(unsafe.Pointer(&buf[0])), uintptr(a.ptr(0)))
+		rv = m.call3(fnGetSlotList, present, uintptr(unsafe.Pointer(&buf[0])), uintptr(a.ptr(0)))
 		got := getUL(cnt)
 		if rv == ck.CKR_BUFFER_TOO_SMALL && tries < 3 {
 			n = max(got, n+1)
@@ -77,7 +77,7 @@ func (m *Module) GetSlotInfo(slot ck.SlotID) (ck.SlotInfo, error) {
 	}
 	a := newArena(sizeSlotInfo)
 	defer a.free()
-	rv := m.call(fnGetSlotInfo, uintptr(slot), uintptr(a.ptr(0)))
+	rv := m.call2(fnGetSlotInfo, uintptr(slot), uintptr(a.ptr(0)))
 	if err := check(fnGetSlotInfo, rv); err != nil {
 		return ck.SlotInfo{}, err
 	}
@@ -99,7 +99,7 @@ func (m *Module) GetTokenInfo(slot ck.SlotID) (ck.TokenInfo, error) {
 	}
 	a := newArena(sizeTokenInfo)
 	defer a.free()
-	rv := m.call(fnGetTokenInfo, uintptr(slot), uintptr(a.ptr(0)))
+	rv := m.call2(fnGetTokenInfo, uintptr(slot), uintptr(a.ptr(0)))
 	if err := check(fnGetTokenInfo, rv); err != nil {
 		return ck.TokenInfo{}, err
 	}
@@ -140,7 +140,7 @@ func (m *Module) GetMechanismList(slot ck.SlotID) ([]ck.MechanismType, error) {
 	defer a.free()
 	cnt := a.buf[:8]
 	putUL(cnt, 0)
-	rv := m.call(fnGetMechanismList, uintptr(slot), 0, uintptr(a.ptr(0)))
+	rv := m.call3(fnGetMechanismList, uintptr(slot), 0, uintptr(a.ptr(0)))
 	if err := check(fnGetMechanismList, rv); err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (m *Module) GetMechanismList(slot ck.SlotID) ([]ck.MechanismType, error) {
 	}
 	buf := make([]byte, (int(n)+1)*int(ulongSize))
 	putUL(cnt, n)
-	rv = m.call(fnGetMechanismList, uintptr(slot), uintptr(unsafe.Pointer(&buf[0])), uintptr(a.ptr(0)))
+	rv = m.call3(fnGetMechanismList, uintptr(slot), uintptr(unsafe.Pointer(&buf[0])), uintptr(a.ptr(0)))
 	if err := check(fnGetMechanismList, rv); err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (m *Module) GetMechanismInfo(slot ck.SlotID, mech ck.MechanismType) (ck.Mec
 	}
 	a := newArena(sizeMechInfo)
 	defer a.free()
-	rv := m.call(fnGetMechanismInfo, uintptr(slot), uintptr(mech), uintptr(a.ptr(0)))
+	rv := m.call3(fnGetMechanismInfo, uintptr(slot), uintptr(mech), uintptr(a.ptr(0)))
 	if err := check(fnGetMechanismInfo, rv); err != nil {
 		return ck.MechanismInfo{}, err
 	}
@@ -205,7 +205,7 @@ func (m *Module) InitToken(slot ck.SlotID, soPIN []byte, label string) error {
 	lab := a.alloc(32)
 	copy(a.buf[lab:lab+32], "                                ")
 	copy(a.buf[lab:], label)
-	rv := m.call(fnInitToken, uintptr(slot), uintptr(a.ptr(pin)), uintptr(len(soPIN)), uintptr(a.ptr(lab)))
+	rv := m.call4(fnInitToken, uintptr(slot), uintptr(a.ptr(pin)), uintptr(len(soPIN)), uintptr(a.ptr(lab)))
 	return check(fnInitToken, rv)
 }
 
@@ -219,7 +219,7 @@ func (m *Module) InitPIN(s ck.SessionHandle, pin []byte) error {
 	defer a.free()
 	p := a.alloc(max(len(pin), 1))
 	copy(a.buf[p:], pin)
-	return check(fnInitPIN, m.call(fnInitPIN, uintptr(s), uintptr(a.ptr(p)), uintptr(len(pin))))
+	return check(fnInitPIN, m.call3(fnInitPIN, uintptr(s), uintptr(a.ptr(p)), uintptr(len(pin))))
 }
 
 // SetPIN changes the PIN of the user logged in on the session (C_SetPIN).
@@ -233,7 +233,7 @@ func (m *Module) SetPIN(s ck.SessionHandle, oldPIN, newPIN []byte) error {
 	copy(a.buf[o:], oldPIN)
 	n := a.alloc(max(len(newPIN), 1))
 	copy(a.buf[n:], newPIN)
-	rv := m.call(fnSetPIN, uintptr(s), uintptr(a.ptr(o)), uintptr(len(oldPIN)), uintptr(a.ptr(n)), uintptr(len(newPIN)))
+	rv := m.call5(fnSetPIN, uintptr(s), uintptr(a.ptr(o)), uintptr(len(oldPIN)), uintptr(a.ptr(n)), uintptr(len(newPIN)))
 	return check(fnSetPIN, rv)
 }
 
@@ -245,7 +245,7 @@ func (m *Module) SetPIN(s ck.SessionHandle, oldPIN, newPIN []byte) error {
 func (m *Module) WaitForSlotEvent(flags ck.WaitFlags) (ck.SlotID, error) {
 	a := newArena(8)
 	defer a.free()
-	rv := m.call(fnWaitForSlotEvent, uintptr(flags), uintptr(a.ptr(0)), 0)
+	rv := m.call3(fnWaitForSlotEvent, uintptr(flags), uintptr(a.ptr(0)), 0)
 	if err := check(fnWaitForSlotEvent, rv); err != nil {
 		return 0, err
 	}

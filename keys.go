@@ -6,18 +6,18 @@ import (
 
 // mechTemplateArena lays out a mechanism and up to two templates in one
 // arena, with extra bytes to spare, and returns their offsets.
-func mechTemplateArena(f funcIndex, mech *ck.Mechanism, extra int, templates ...[]ck.Attribute) (*arena, int, []int, []writeBack, error) {
+func mechTemplateArena(f funcIndex, mech *ck.Mechanism, extra int, templates ...[]ck.Attribute) (arena, int, []int, []writeBack, error) {
 	size, err := mechanismSize(mech)
 	if err != nil {
-		return nil, 0, nil, nil, errorf(f, "%v", err)
+		return arena{}, 0, nil, nil, errorf(f, "%v", err)
 	}
 	for _, t := range templates {
 		if err := argsFit(f, uint64(len(t))); err != nil {
-			return nil, 0, nil, nil, err
+			return arena{}, 0, nil, nil, err
 		}
 		n, err := templateSize(t)
 		if err != nil {
-			return nil, 0, nil, nil, errorf(f, "%v", err)
+			return arena{}, 0, nil, nil, errorf(f, "%v", err)
 		}
 		size += n
 	}
@@ -25,13 +25,13 @@ func mechTemplateArena(f funcIndex, mech *ck.Mechanism, extra int, templates ...
 	moff, wb, err := a.mechanism(mech)
 	if err != nil {
 		a.free()
-		return nil, 0, nil, nil, err
+		return arena{}, 0, nil, nil, err
 	}
 	toffs := make([]int, len(templates))
 	for i, t := range templates {
 		if toffs[i], err = a.template(t); err != nil {
 			a.free()
-			return nil, 0, nil, nil, err
+			return arena{}, 0, nil, nil, err
 		}
 	}
 	return a, moff, toffs, wb, nil
@@ -48,7 +48,7 @@ func (m *Module) GenerateKey(s ck.SessionHandle, mech ck.Mechanism, template []c
 	}
 	defer a.free()
 	h := a.alloc(8)
-	rv := m.call(fnGenerateKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(a.ptr(to[0])), uintptr(len(template)), uintptr(a.ptr(h)))
+	rv := m.call5(fnGenerateKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(a.ptr(to[0])), uintptr(len(template)), uintptr(a.ptr(h)))
 	a.copyBack(wb)
 	if err := check(fnGenerateKey, rv); err != nil {
 		return 0, err
@@ -68,7 +68,7 @@ func (m *Module) GenerateKeyPair(s ck.SessionHandle, mech ck.Mechanism, public, 
 	}
 	defer a.free()
 	h := a.alloc(16)
-	rv := m.call(fnGenerateKeyPair, uintptr(s), uintptr(a.ptr(mo)),
+	rv := m.call8(fnGenerateKeyPair, uintptr(s), uintptr(a.ptr(mo)),
 		uintptr(a.ptr(to[0])), uintptr(len(public)), uintptr(a.ptr(to[1])), uintptr(len(private)),
 		uintptr(a.ptr(h)), uintptr(a.ptr(h+8)))
 	a.copyBack(wb)
@@ -90,7 +90,7 @@ func (m *Module) WrapKey(s ck.SessionHandle, mech ck.Mechanism, wrappingKey, key
 	defer a.free()
 	l := a.alloc(8)
 	return fetch(fnWrapKey, a.buf[l:l+8], func(out []byte) ck.RV {
-		return m.call(fnWrapKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(wrappingKey), uintptr(key),
+		return m.call6(fnWrapKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(wrappingKey), uintptr(key),
 			uintptr(outPtr(out)), uintptr(a.ptr(l)))
 	})
 }
@@ -106,7 +106,7 @@ func (m *Module) UnwrapKey(s ck.SessionHandle, mech ck.Mechanism, unwrappingKey 
 	}
 	defer a.free()
 	h := a.alloc(8)
-	rv := m.call(fnUnwrapKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(unwrappingKey),
+	rv := m.call8(fnUnwrapKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(unwrappingKey),
 		uintptr(bytesPtr(wrapped)), uintptr(len(wrapped)), uintptr(a.ptr(to[0])), uintptr(len(template)),
 		uintptr(a.ptr(h)))
 	a.copyBack(wb)
@@ -128,7 +128,7 @@ func (m *Module) DeriveKey(s ck.SessionHandle, mech ck.Mechanism, baseKey ck.Obj
 	}
 	defer a.free()
 	h := a.alloc(8)
-	rv := m.call(fnDeriveKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(baseKey),
+	rv := m.call6(fnDeriveKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(baseKey),
 		uintptr(a.ptr(to[0])), uintptr(len(template)), uintptr(a.ptr(h)))
 	a.copyBack(wb)
 	if err := check(fnDeriveKey, rv); err != nil {
@@ -159,7 +159,7 @@ func (m *Module) GenerateRandomInto(s ck.SessionHandle, buf []byte) error {
 	if err := argsFit(fnGenerateRandom, uint64(s), uint64(len(buf))); err != nil {
 		return err
 	}
-	return check(fnGenerateRandom, m.call(fnGenerateRandom, uintptr(s), uintptr(bytesPtr(buf)), uintptr(len(buf))))
+	return check(fnGenerateRandom, m.call3(fnGenerateRandom, uintptr(s), uintptr(bytesPtr(buf)), uintptr(len(buf))))
 }
 
 // EncapsulateKey creates a shared secret key for the holder of a public
@@ -177,7 +177,7 @@ func (m *Module) EncapsulateKey(s ck.SessionHandle, mech ck.Mechanism, publicKey
 	l := a.alloc(8)
 	h := a.alloc(8)
 	ct, err := fetch(fnEncapsulateKey, a.buf[l:l+8], func(out []byte) ck.RV {
-		return m.call(fnEncapsulateKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(publicKey),
+		return m.call8(fnEncapsulateKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(publicKey),
 			uintptr(a.ptr(to[0])), uintptr(len(template)), uintptr(outPtr(out)), uintptr(a.ptr(l)), uintptr(a.ptr(h)))
 	})
 	a.copyBack(wb)
@@ -199,7 +199,7 @@ func (m *Module) DecapsulateKey(s ck.SessionHandle, mech ck.Mechanism, privateKe
 	}
 	defer a.free()
 	h := a.alloc(8)
-	rv := m.call(fnDecapsulateKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(privateKey),
+	rv := m.call8(fnDecapsulateKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(privateKey),
 		uintptr(a.ptr(to[0])), uintptr(len(template)), uintptr(bytesPtr(ciphertext)), uintptr(len(ciphertext)),
 		uintptr(a.ptr(h)))
 	a.copyBack(wb)
@@ -222,7 +222,7 @@ func (m *Module) WrapKeyAuthenticated(s ck.SessionHandle, mech ck.Mechanism, wra
 	defer a.free()
 	l := a.alloc(8)
 	return fetch(fnWrapKeyAuthenticated, a.buf[l:l+8], func(out []byte) ck.RV {
-		return m.call(fnWrapKeyAuthenticated, uintptr(s), uintptr(a.ptr(mo)), uintptr(wrappingKey), uintptr(key),
+		return m.call8(fnWrapKeyAuthenticated, uintptr(s), uintptr(a.ptr(mo)), uintptr(wrappingKey), uintptr(key),
 			uintptr(bytesPtr(aad)), uintptr(len(aad)), uintptr(outPtr(out)), uintptr(a.ptr(l)))
 	})
 }
@@ -239,7 +239,7 @@ func (m *Module) UnwrapKeyAuthenticated(s ck.SessionHandle, mech ck.Mechanism, u
 	}
 	defer a.free()
 	h := a.alloc(8)
-	rv := m.call(fnUnwrapKeyAuthenticated, uintptr(s), uintptr(a.ptr(mo)), uintptr(unwrappingKey),
+	rv := m.call10(fnUnwrapKeyAuthenticated, uintptr(s), uintptr(a.ptr(mo)), uintptr(unwrappingKey),
 		uintptr(bytesPtr(wrapped)), uintptr(len(wrapped)), uintptr(a.ptr(to[0])), uintptr(len(template)),
 		uintptr(bytesPtr(aad)), uintptr(len(aad)), uintptr(a.ptr(h)))
 	a.copyBack(wb)

@@ -10,10 +10,10 @@ import (
 
 // msgArena lays out a per-message parameter (nil for none) with extra
 // spare bytes, and returns its address and length.
-func msgArena(f funcIndex, p ck.Parameter, extra int) (*arena, uintptr, int, []writeBack, error) {
+func msgArena(f funcIndex, p ck.Parameter, extra int) (arena, uintptr, int, []writeBack, error) {
 	size, err := paramSize(p)
 	if err != nil {
-		return nil, 0, 0, nil, errorf(f, "%v", err)
+		return arena{}, 0, 0, nil, errorf(f, "%v", err)
 	}
 	a := newArena(size + round8(extra) + 8)
 	if p == nil {
@@ -22,7 +22,7 @@ func msgArena(f funcIndex, p ck.Parameter, extra int) (*arena, uintptr, int, []w
 	addr, n, wb, err := a.param(p)
 	if err != nil {
 		a.free()
-		return nil, 0, 0, nil, err
+		return arena{}, 0, 0, nil, err
 	}
 	return a, addr, n, wb, nil
 }
@@ -51,7 +51,7 @@ func (m *Module) message(f funcIndex, s ck.SessionHandle, param ck.Parameter, aa
 	defer a.free()
 	l := a.alloc(8)
 	out, err := fetch(f, a.buf[l:l+8], func(out []byte) ck.RV {
-		return m.call(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(aad)), uintptr(len(aad)),
+		return m.call9(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(aad)), uintptr(len(aad)),
 			uintptr(bytesPtr(in)), uintptr(len(in)), uintptr(outPtr(out)), uintptr(a.ptr(l)))
 	})
 	a.copyBack(wb)
@@ -72,7 +72,7 @@ func (m *Module) messageBegin(f funcIndex, s ck.SessionHandle, param ck.Paramete
 		return err
 	}
 	defer a.free()
-	rv := m.call(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(aad)), uintptr(len(aad)))
+	rv := m.call5(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(aad)), uintptr(len(aad)))
 	a.copyBack(wb)
 	return check(f, rv)
 }
@@ -94,7 +94,7 @@ func (m *Module) messageNext(f funcIndex, s ck.SessionHandle, param ck.Parameter
 	defer a.free()
 	l := a.alloc(8)
 	out, err := fetch(f, a.buf[l:l+8], func(out []byte) ck.RV {
-		return m.call(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(in)), uintptr(len(in)),
+		return m.call8(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(in)), uintptr(len(in)),
 			uintptr(outPtr(out)), uintptr(a.ptr(l)), uintptr(flags))
 	})
 	a.copyBack(wb)
@@ -111,7 +111,7 @@ func (m *Module) sessionOnly(f funcIndex, s ck.SessionHandle) error {
 	if err := argsFit(f, uint64(s)); err != nil {
 		return err
 	}
-	return check(f, m.call(f, uintptr(s)))
+	return check(f, m.call1(f, uintptr(s)))
 }
 
 // MessageDecryptInit prepares a session for decrypting messages
@@ -164,7 +164,7 @@ func (m *Module) signMessage(f funcIndex, s ck.SessionHandle, param ck.Parameter
 	defer a.free()
 	l := a.alloc(8)
 	sig, err := fetch(f, a.buf[l:l+8], func(out []byte) ck.RV {
-		return m.call(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(data)), uintptr(len(data)),
+		return m.call7(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(data)), uintptr(len(data)),
 			uintptr(outPtr(out)), uintptr(a.ptr(l)))
 	})
 	a.copyBack(wb)
@@ -186,7 +186,7 @@ func (m *Module) paramOnly(f funcIndex, s ck.SessionHandle, param ck.Parameter) 
 		return err
 	}
 	defer a.free()
-	rv := m.call(f, uintptr(s), p, uintptr(n))
+	rv := m.call3(f, uintptr(s), p, uintptr(n))
 	a.copyBack(wb)
 	return check(f, rv)
 }
@@ -206,7 +206,7 @@ func (m *Module) SignMessageNext(s ck.SessionHandle, param ck.Parameter, part []
 		return nil, err
 	}
 	defer a.free()
-	rv := m.call(fnSignMessageNext, uintptr(s), p, uintptr(n), uintptr(bytesPtr(part)), uintptr(len(part)), 0, 0)
+	rv := m.call7(fnSignMessageNext, uintptr(s), p, uintptr(n), uintptr(bytesPtr(part)), uintptr(len(part)), 0, 0)
 	a.copyBack(wb)
 	return nil, check(fnSignMessageNext, rv)
 }
@@ -241,7 +241,7 @@ func (m *Module) verifyMessage(f funcIndex, s ck.SessionHandle, param ck.Paramet
 	if sig == nil {
 		sp = nil
 	}
-	rv := m.call(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(data)), uintptr(len(data)), uintptr(sp), uintptr(len(sig)))
+	rv := m.call7(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(data)), uintptr(len(data)), uintptr(sp), uintptr(len(sig)))
 	a.copyBack(wb)
 	return check(f, rv)
 }

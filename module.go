@@ -149,7 +149,7 @@ func newModule(inst *instance, l *slog.Logger) *Module {
 func (m *Module) initialize(o *options) error {
 	var rv ck.RV
 	if o.nullArgs {
-		rv = m.call(fnInitialize, 0)
+		rv = m.call1(fnInitialize, 0)
 	} else {
 		// CK_C_INITIALIZE_ARGS and the init string live in one buffer the
 		// instance keeps for its lifetime: a module may hold on to
@@ -165,7 +165,7 @@ func (m *Module) initialize(o *options) error {
 			putPtr(buf[offInitReserved:], uintptr(unsafe.Pointer(&buf[s])))
 		}
 		m.inst.initArgs = buf
-		rv = m.call(fnInitialize, uintptr(unsafe.Pointer(&buf[0])))
+		rv = m.call1(fnInitialize, uintptr(unsafe.Pointer(&buf[0])))
 	}
 	switch rv {
 	case ck.CKR_OK:
@@ -329,9 +329,9 @@ func (m *Module) Close() error {
 func (m *Module) Initialize() error {
 	var rv ck.RV
 	if b := m.inst.initArgs; b != nil {
-		rv = m.call(fnInitialize, uintptr(unsafe.Pointer(&b[0])))
+		rv = m.call1(fnInitialize, uintptr(unsafe.Pointer(&b[0])))
 	} else {
-		rv = m.call(fnInitialize, 0)
+		rv = m.call1(fnInitialize, 0)
 	}
 	if rv == ck.CKR_OK {
 		registry.Lock()
@@ -346,7 +346,7 @@ func (m *Module) Initialize() error {
 // already when the last Module is closed; Finalize is for programs that
 // must end the module while keeping it loaded, then call Initialize.
 func (m *Module) Finalize() error {
-	rv := m.call(fnFinalize, 0)
+	rv := m.call1(fnFinalize, 0)
 	if rv == ck.CKR_OK {
 		registry.Lock()
 		m.inst.ownsInit = false

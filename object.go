@@ -8,19 +8,19 @@ import (
 
 // templateArena returns an arena holding t, with extra bytes to spare,
 // and the offset of t's CK_ATTRIBUTE array.
-func templateArena(f funcIndex, t []ck.Attribute, extra int) (*arena, int, error) {
+func templateArena(f funcIndex, t []ck.Attribute, extra int) (arena, int, error) {
 	if err := argsFit(f, uint64(len(t))); err != nil {
-		return nil, 0, err
+		return arena{}, 0, err
 	}
 	n, err := templateSize(t)
 	if err != nil {
-		return nil, 0, errorf(f, "%v", err)
+		return arena{}, 0, errorf(f, "%v", err)
 	}
 	a := newArena(n + extra + 8)
 	off, err := a.template(t)
 	if err != nil {
 		a.free()
-		return nil, 0, err
+		return arena{}, 0, err
 	}
 	return a, off, nil
 }
@@ -36,7 +36,7 @@ func (m *Module) CreateObject(s ck.SessionHandle, template []ck.Attribute) (ck.O
 	}
 	defer a.free()
 	h := a.alloc(8)
-	rv := m.call(fnCreateObject, uintptr(s), uintptr(a.ptr(t)), uintptr(len(template)), uintptr(a.ptr(h)))
+	rv := m.call4(fnCreateObject, uintptr(s), uintptr(a.ptr(t)), uintptr(len(template)), uintptr(a.ptr(h)))
 	if err := check(fnCreateObject, rv); err != nil {
 		return 0, err
 	}
@@ -55,7 +55,7 @@ func (m *Module) CopyObject(s ck.SessionHandle, o ck.ObjectHandle, template []ck
 	}
 	defer a.free()
 	h := a.alloc(8)
-	rv := m.call(fnCopyObject, uintptr(s), uintptr(o), uintptr(a.ptr(t)), uintptr(len(template)), uintptr(a.ptr(h)))
+	rv := m.call5(fnCopyObject, uintptr(s), uintptr(o), uintptr(a.ptr(t)), uintptr(len(template)), uintptr(a.ptr(h)))
 	if err := check(fnCopyObject, rv); err != nil {
 		return 0, err
 	}
@@ -67,7 +67,7 @@ func (m *Module) DestroyObject(s ck.SessionHandle, o ck.ObjectHandle) error {
 	if err := argsFit(fnDestroyObject, uint64(s), uint64(o)); err != nil {
 		return err
 	}
-	return check(fnDestroyObject, m.call(fnDestroyObject, uintptr(s), uintptr(o)))
+	return check(fnDestroyObject, m.call2(fnDestroyObject, uintptr(s), uintptr(o)))
 }
 
 // GetObjectSize returns the size of an object in bytes, as the token
@@ -78,7 +78,7 @@ func (m *Module) GetObjectSize(s ck.SessionHandle, o ck.ObjectHandle) (uint64, e
 	}
 	a := newArena(8)
 	defer a.free()
-	rv := m.call(fnGetObjectSize, uintptr(s), uintptr(o), uintptr(a.ptr(0)))
+	rv := m.call3(fnGetObjectSize, uintptr(s), uintptr(o), uintptr(a.ptr(0)))
 	if err := check(fnGetObjectSize, rv); err != nil {
 		return 0, err
 	}
@@ -95,7 +95,7 @@ func (m *Module) SetAttributeValue(s ck.SessionHandle, o ck.ObjectHandle, templa
 		return err
 	}
 	defer a.free()
-	rv := m.call(fnSetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(t)), uintptr(len(template)))
+	rv := m.call4(fnSetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(t)), uintptr(len(template)))
 	return check(fnSetAttributeValue, rv)
 }
 
@@ -111,7 +111,7 @@ func (m *Module) FindObjectsInit(s ck.SessionHandle, template []ck.Attribute) er
 		return err
 	}
 	defer a.free()
-	rv := m.call(fnFindObjectsInit, uintptr(s), uintptr(a.ptr(t)), uintptr(len(template)))
+	rv := m.call3(fnFindObjectsInit, uintptr(s), uintptr(a.ptr(t)), uintptr(len(template)))
 	return check(fnFindObjectsInit, rv)
 }
 
@@ -128,7 +128,7 @@ func (m *Module) FindObjects(s ck.SessionHandle, max int) ([]ck.ObjectHandle, er
 	defer a.free()
 	list := a.alloc(max * int(ulongSize))
 	cnt := a.alloc(int(ulongSize))
-	rv := m.call(fnFindObjects, uintptr(s), uintptr(a.ptr(list)), uintptr(max), uintptr(a.ptr(cnt)))
+	rv := m.call4(fnFindObjects, uintptr(s), uintptr(a.ptr(list)), uintptr(max), uintptr(a.ptr(cnt)))
 	if err := check(fnFindObjects, rv); err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (m *Module) FindObjectsFinal(s ck.SessionHandle) error {
 	if err := argsFit(fnFindObjectsFinal, uint64(s)); err != nil {
 		return err
 	}
-	return check(fnFindObjectsFinal, m.call(fnFindObjectsFinal, uintptr(s)))
+	return check(fnFindObjectsFinal, m.call1(fnFindObjectsFinal, uintptr(s)))
 }
 
 // AttributeResult is one attribute read by GetAttributeValue, with its own
@@ -275,7 +275,7 @@ func (m *Module) sizeRound(s ck.SessionHandle, o ck.ObjectHandle, res []Attribut
 		e := a.buf[arr+k*sizeAttr:]
 		putUL(e, uint64(res[i].Type))
 	}
-	rv := m.call(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(arr)), uintptr(len(idx)))
+	rv := m.call4(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(arr)), uintptr(len(idx)))
 	if !attrOK(rv) {
 		return rv, check(fnGetAttributeValue, rv)
 	}
@@ -319,7 +319,7 @@ func (m *Module) readRound(s ck.SessionHandle, o ck.ObjectHandle, res []Attribut
 		putPtr(e[offAttrValue:], a.addr(offs[k]))
 		putUL(e[offAttrLen:], lens[i])
 	}
-	rv := m.call(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(arr)), uintptr(len(idx)))
+	rv := m.call4(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(arr)), uintptr(len(idx)))
 	if !attrOK(rv) {
 		return rv, check(fnGetAttributeValue, rv)
 	}
@@ -344,7 +344,7 @@ func (m *Module) attrRV(s ck.SessionHandle, o ck.ObjectHandle, t ck.AttributeTyp
 	a := newArena(sizeAttr)
 	defer a.free()
 	putUL(a.buf, uint64(t))
-	rv := m.call(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(0)), 1)
+	rv := m.call4(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(0)), 1)
 	if !attrOK(rv) {
 		return rv, check(fnGetAttributeValue, rv)
 	}

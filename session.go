@@ -15,7 +15,7 @@ func (m *Module) OpenSession(slot ck.SlotID, flags ck.SessionFlags) (ck.SessionH
 	}
 	a := newArena(8)
 	defer a.free()
-	rv := m.call(fnOpenSession, uintptr(slot), uintptr(flags), 0, 0, uintptr(a.ptr(0)))
+	rv := m.call5(fnOpenSession, uintptr(slot), uintptr(flags), 0, 0, uintptr(a.ptr(0)))
 	if err := check(fnOpenSession, rv); err != nil {
 		return 0, err
 	}
@@ -27,7 +27,7 @@ func (m *Module) CloseSession(s ck.SessionHandle) error {
 	if err := argsFit(fnCloseSession, uint64(s)); err != nil {
 		return err
 	}
-	return check(fnCloseSession, m.call(fnCloseSession, uintptr(s)))
+	return check(fnCloseSession, m.call1(fnCloseSession, uintptr(s)))
 }
 
 // CloseAllSessions closes every session the application has with a slot's
@@ -36,7 +36,7 @@ func (m *Module) CloseAllSessions(slot ck.SlotID) error {
 	if err := argsFit(fnCloseAllSessions, uint64(slot)); err != nil {
 		return err
 	}
-	return check(fnCloseAllSessions, m.call(fnCloseAllSessions, uintptr(slot)))
+	return check(fnCloseAllSessions, m.call1(fnCloseAllSessions, uintptr(slot)))
 }
 
 // GetSessionInfo returns a session's slot, state and flags
@@ -47,7 +47,7 @@ func (m *Module) GetSessionInfo(s ck.SessionHandle) (ck.SessionInfo, error) {
 	}
 	a := newArena(sizeSessionInfo)
 	defer a.free()
-	rv := m.call(fnGetSessionInfo, uintptr(s), uintptr(a.ptr(0)))
+	rv := m.call2(fnGetSessionInfo, uintptr(s), uintptr(a.ptr(0)))
 	if err := check(fnGetSessionInfo, rv); err != nil {
 		return ck.SessionInfo{}, err
 	}
@@ -69,7 +69,7 @@ func (m *Module) GetOperationState(s ck.SessionHandle) ([]byte, error) {
 	a := newArena(8)
 	defer a.free()
 	return fetch(fnGetOperationState, a.buf[:8], func(out []byte) ck.RV {
-		return m.call(fnGetOperationState, uintptr(s), uintptr(outPtr(out)), uintptr(a.ptr(0)))
+		return m.call3(fnGetOperationState, uintptr(s), uintptr(outPtr(out)), uintptr(a.ptr(0)))
 	})
 }
 
@@ -79,7 +79,7 @@ func (m *Module) SetOperationState(s ck.SessionHandle, state []byte, encKey, aut
 	if err := argsFit(fnSetOperationState, uint64(s), uint64(len(state)), uint64(encKey), uint64(authKey)); err != nil {
 		return err
 	}
-	rv := m.call(fnSetOperationState, uintptr(s), uintptr(bytesPtr(state)), uintptr(len(state)),
+	rv := m.call5(fnSetOperationState, uintptr(s), uintptr(bytesPtr(state)), uintptr(len(state)),
 		uintptr(encKey), uintptr(authKey))
 	return check(fnSetOperationState, rv)
 }
@@ -94,13 +94,13 @@ func (m *Module) Login(s ck.SessionHandle, user ck.UserType, pin []byte) error {
 		return err
 	}
 	if pin == nil {
-		return check(fnLogin, m.call(fnLogin, uintptr(s), uintptr(user), 0, 0))
+		return check(fnLogin, m.call4(fnLogin, uintptr(s), uintptr(user), 0, 0))
 	}
 	a := newArena(len(pin) + 8)
 	defer a.free()
 	p := a.alloc(max(len(pin), 1))
 	copy(a.buf[p:], pin)
-	rv := m.call(fnLogin, uintptr(s), uintptr(user), uintptr(a.ptr(p)), uintptr(len(pin)))
+	rv := m.call4(fnLogin, uintptr(s), uintptr(user), uintptr(a.ptr(p)), uintptr(len(pin)))
 	clear(a.buf[p : p+len(pin)])
 	return check(fnLogin, rv)
 }
@@ -116,7 +116,7 @@ func (m *Module) LoginUser(s ck.SessionHandle, user ck.UserType, pin []byte, use
 	copy(a.buf[p:], pin)
 	u := a.alloc(max(len(username), 1))
 	copy(a.buf[u:], username)
-	rv := m.call(fnLoginUser, uintptr(s), uintptr(user), uintptr(a.ptr(p)), uintptr(len(pin)),
+	rv := m.call6(fnLoginUser, uintptr(s), uintptr(user), uintptr(a.ptr(p)), uintptr(len(pin)),
 		uintptr(a.ptr(u)), uintptr(len(username)))
 	clear(a.buf[p : p+len(pin)])
 	return check(fnLoginUser, rv)
@@ -127,7 +127,7 @@ func (m *Module) Logout(s ck.SessionHandle) error {
 	if err := argsFit(fnLogout, uint64(s)); err != nil {
 		return err
 	}
-	return check(fnLogout, m.call(fnLogout, uintptr(s)))
+	return check(fnLogout, m.call1(fnLogout, uintptr(s)))
 }
 
 // SessionCancel cancels the session's active operations of the kinds in
@@ -137,7 +137,7 @@ func (m *Module) SessionCancel(s ck.SessionHandle, flags ck.MechanismFlags) erro
 	if err := argsFit(fnSessionCancel, uint64(s), uint64(flags)); err != nil {
 		return err
 	}
-	return check(fnSessionCancel, m.call(fnSessionCancel, uintptr(s), uintptr(flags)))
+	return check(fnSessionCancel, m.call2(fnSessionCancel, uintptr(s), uintptr(flags)))
 }
 
 // GetFunctionStatus is a legacy function (C_GetFunctionStatus); modules
@@ -146,7 +146,7 @@ func (m *Module) GetFunctionStatus(s ck.SessionHandle) error {
 	if err := argsFit(fnGetFunctionStatus, uint64(s)); err != nil {
 		return err
 	}
-	return check(fnGetFunctionStatus, m.call(fnGetFunctionStatus, uintptr(s)))
+	return check(fnGetFunctionStatus, m.call1(fnGetFunctionStatus, uintptr(s)))
 }
 
 // CancelFunction is a legacy function (C_CancelFunction); modules answer
@@ -155,7 +155,7 @@ func (m *Module) CancelFunction(s ck.SessionHandle) error {
 	if err := argsFit(fnCancelFunction, uint64(s)); err != nil {
 		return err
 	}
-	return check(fnCancelFunction, m.call(fnCancelFunction, uintptr(s)))
+	return check(fnCancelFunction, m.call1(fnCancelFunction, uintptr(s)))
 }
 
 // GetSessionValidationFlags returns a session's validation flags of the
@@ -166,7 +166,7 @@ func (m *Module) GetSessionValidationFlags(s ck.SessionHandle, typ uint64) (uint
 	}
 	a := newArena(8)
 	defer a.free()
-	rv := m.call(fnGetSessionValidationFlags, uintptr(s), uintptr(typ), uintptr(a.ptr(0)))
+	rv := m.call3(fnGetSessionValidationFlags, uintptr(s), uintptr(typ), uintptr(a.ptr(0)))
 	if err := check(fnGetSessionValidationFlags, rv); err != nil {
 		return 0, err
 	}
