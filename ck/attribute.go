@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
 	"time"
 )
 
@@ -116,8 +117,9 @@ func (t AttributeType) Kind() ValueKind {
 // that the value fits the attribute's kind:
 //
 //	bool                         CK_BBOOL attributes
-//	int, uint and sized ints,     CK_ULONG attributes (not negative)
-//	  ObjectClass, KeyType, ...
+//	int, uint, sized ints and    CK_ULONG attributes (not negative)
+//	  other integer types
+//	  (ObjectClass, KeyType, ...)
 //	string                       text attributes
 //	time.Time                    CK_DATE attributes (the date in UTC)
 //	*big.Int                     big-integer attributes (not negative)
@@ -236,7 +238,20 @@ func toULong(value any) (uint64, bool, error) {
 	case AttributeType:
 		return uint64(v), true, nil
 	default:
-		return 0, false, nil
+		// Every other integer type: the value types of the other
+		// CK_ULONG attributes (CertificateCategory, MLDSAParameterSet,
+		// Trust, ...) and the caller's own.
+		rv := reflect.ValueOf(value)
+		switch rv.Kind() {
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32,
+			reflect.Uint64, reflect.Uintptr:
+			return rv.Uint(), true, nil
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32,
+			reflect.Int64:
+			i = rv.Int()
+		default:
+			return 0, false, nil
+		}
 	}
 	if i < 0 {
 		return 0, false, fmt.Errorf("negative value %d", i)
