@@ -10,8 +10,9 @@ type Version struct {
 	Major, Minor byte
 }
 
-// String returns "major.minor", with the minor number in two digits as
-// Cryptoki versions are written (2.40, 3.00, 3.02 prints as 3.2).
+// String returns "major.minor" with both numbers in decimal, as Cryptoki
+// versions are written: {2, 40} is "2.40", {3, 0} is "3.0", {3, 2} is
+// "3.2".
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
 // Less reports whether v is older than w.
