@@ -39,6 +39,24 @@ func (m *Module) transform(f funcIndex, s ck.SessionHandle, in []byte) ([]byte, 
 	})
 }
 
+// transformNoQuery is transform without the size query, for the dual
+// functions such as C_DigestEncryptUpdate: their output is at most the
+// input and a block held back from an earlier part, and a size query is
+// not safe with them. NSS 3.87 runs both halves of a dual function on a
+// size query: C_DigestEncryptUpdate and C_SignEncryptUpdate digest or sign
+// the part twice, and C_DecryptDigestUpdate and C_DecryptVerifyUpdate
+// digest the NULL output buffer and crash.
+func (m *Module) transformNoQuery(f funcIndex, s ck.SessionHandle, in []byte) ([]byte, error) {
+	if err := argsFit(f, uint64(s), uint64(len(in))); err != nil {
+		return nil, err
+	}
+	a := newArena(8)
+	defer a.free()
+	return fetchSized(f, a.buf[:8], uint64(len(in)), false, func(out []byte) ck.RV {
+		return m.call5(f, uintptr(s), uintptr(bytesPtr(in)), uintptr(len(in)), uintptr(outPtr(out)), uintptr(a.ptr(0)))
+	})
+}
+
 // transformInto is transform with a caller's buffer and a single call.
 func (m *Module) transformInto(f funcIndex, s ck.SessionHandle, in, buf []byte) ([]byte, error) {
 	if err := argsFit(f, uint64(s), uint64(len(in)), uint64(len(buf))); err != nil {
@@ -236,27 +254,31 @@ func (m *Module) VerifyRecover(s ck.SessionHandle, sig []byte) ([]byte, error) {
 }
 
 // DigestEncryptUpdate continues a digest and an encryption on the same
-// data (C_DigestEncryptUpdate).
+// data (C_DigestEncryptUpdate). It makes one call, with room for the part
+// and a block more, and no size query.
 func (m *Module) DigestEncryptUpdate(s ck.SessionHandle, part []byte) ([]byte, error) {
-	return m.transform(fnDigestEncryptUpdate, s, part)
+	return m.transformNoQuery(fnDigestEncryptUpdate, s, part)
 }
 
 // DecryptDigestUpdate continues a decryption and a digest of the plain
-// text (C_DecryptDigestUpdate).
+// text (C_DecryptDigestUpdate). It makes one call, with room for the part
+// and a block more, and no size query.
 func (m *Module) DecryptDigestUpdate(s ck.SessionHandle, part []byte) ([]byte, error) {
-	return m.transform(fnDecryptDigestUpdate, s, part)
+	return m.transformNoQuery(fnDecryptDigestUpdate, s, part)
 }
 
 // SignEncryptUpdate continues a signature and an encryption on the same
-// data (C_SignEncryptUpdate).
+// data (C_SignEncryptUpdate). It makes one call, with room for the part
+// and a block more, and no size query.
 func (m *Module) SignEncryptUpdate(s ck.SessionHandle, part []byte) ([]byte, error) {
-	return m.transform(fnSignEncryptUpdate, s, part)
+	return m.transformNoQuery(fnSignEncryptUpdate, s, part)
 }
 
 // DecryptVerifyUpdate continues a decryption and a verification of the
-// plain text (C_DecryptVerifyUpdate).
+// plain text (C_DecryptVerifyUpdate). It makes one call, with room for the
+// part and a block more, and no size query.
 func (m *Module) DecryptVerifyUpdate(s ck.SessionHandle, part []byte) ([]byte, error) {
-	return m.transform(fnDecryptVerifyUpdate, s, part)
+	return m.transformNoQuery(fnDecryptVerifyUpdate, s, part)
 }
 
 // VerifySignatureInit starts a verification whose signature is known

@@ -21,13 +21,22 @@ func argsFit(f funcIndex, vs ...uint64) error {
 	return nil
 }
 
+// fetchSlack is how many bytes fetch offers beyond the length a size
+// query announced. Some modules announce too little: NSS 3.87 answers
+// C_Encrypt's size query for CKM_AES_GCM with the plaintext's length,
+// leaving out the 16-byte tag, then fails the real call with
+// CKR_BUFFER_TOO_SMALL, no length, and the operation ended, so that no
+// retry is possible. A little more room than announced costs nothing
+// with correct modules, which report the length they wrote.
+const fetchSlack = 64
+
 // fetch runs a function with a variable-length output under the
 // convention of PKCS#11 section 5.2: a call with a NULL buffer returns the
-// length, a second call fills a buffer of that length. A module that then
-// answers CKR_BUFFER_TOO_SMALL with a larger length gets a few more tries.
-// Lengths are checked against the buffer that was passed and bounded by
-// maxOutput; the result is trimmed to the length the module returns (NSS
-// answers the size query with an upper bound).
+// length, a second call fills a buffer of that length (plus fetchSlack).
+// A module that then answers CKR_BUFFER_TOO_SMALL with a larger length
+// gets a few more tries. Lengths are checked against the buffer that was
+// passed and bounded by maxOutput; the result is trimmed to the length
+// the module returns (NSS answers the size query with an upper bound).
 //
 // do makes the call with out as the output buffer (nil for the size
 // query); lenp is the CK_ULONG the call's length pointer points to.
@@ -36,22 +45,34 @@ func fetch(f funcIndex, lenp []byte, do func(out []byte) ck.RV) ([]byte, error) 
 	if err := check(f, do(nil)); err != nil {
 		return nil, err
 	}
-	n := getUL(lenp)
+	return fetchSized(f, lenp, getUL(lenp), true, do)
+}
+
+// fetchSized is fetch after the size query, or without one: it offers n
+// bytes (plus fetchSlack) and follows CKR_BUFFER_TOO_SMALL answers that
+// carry a larger length. queried tells that a size query announced n.
+func fetchSized(f funcIndex, lenp []byte, n uint64, queried bool, do func(out []byte) ck.RV) ([]byte, error) {
 	for tries := 0; ; tries++ {
 		if n > maxOutput {
 			return nil, badOutput(f, "output length %d", n)
 		}
-		out := make([]byte, n)
-		putUL(lenp, n)
+		size := n + fetchSlack
+		out := make([]byte, size)
+		putUL(lenp, size)
 		rv := do(out)
 		got := getUL(lenp)
 		switch {
-		case rv == ck.CKR_OK && got <= n:
+		case rv == ck.CKR_OK && got <= size:
 			return out[:got], nil
 		case rv == ck.CKR_OK:
-			return nil, badOutput(f, "wrote %d bytes into a buffer of %d", got, n)
-		case rv == ck.CKR_BUFFER_TOO_SMALL && got > n && got != ulongMask && tries < 3:
+			return nil, badOutput(f, "wrote %d bytes into a buffer of %d", got, size)
+		case rv == ck.CKR_BUFFER_TOO_SMALL && got > size && got != ulongMask && tries < 3:
 			n = got
+		case rv == ck.CKR_OPERATION_NOT_INITIALIZED && queried && n == 0 && tries == 0:
+			// The size query found the operation and no output pending,
+			// and ended it: NSS 3.87 does that in C_EncryptFinal and
+			// C_DecryptFinal of unpadded modes. The output is empty.
+			return out[:0], nil
 		default:
 			return nil, check(f, rv)
 		}
