@@ -1,0 +1,350 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/purepkcs11/pkcs11"
+	"github.com/purepkcs11/pkcs11/ck"
+)
+
+// Pool is a bounded set of sessions on one token, shared by goroutines.
+// It opens sessions as they are needed, up to its size, keeps them for
+// reuse, logs the token in when it has a PIN, and replaces sessions that
+// were lost. It is safe for concurrent use.
+type Pool struct {
+	m    *pkcs11.Module
+	slot ck.SlotID
+	tok  *tokenState
+	cfg  config
+
+	// sem holds one token per session that may be open; Get takes one
+	// and Put gives it back, so at most cap(sem) sessions exist.
+	sem chan struct{}
+
+	mu     sync.Mutex
+	idle   []*Session
+	open   int
+	closed bool
+
+	waits, created, replaced, loginErrs atomic.Uint64
+	inUse                               atomic.Int64
+}
+
+type config struct {
+	size      int
+	rw        bool
+	user      ck.UserType
+	pin       PINProvider
+	pinCopy   []byte
+	checkIdle time.Duration
+}
+
+// Option configures NewPool.
+type Option func(*config)
+
+// WithSize bounds the number of sessions. The default is 16, lowered to
+// what the token reports as its limit (ulMaxSessionCount, and
+// ulMaxRwSessionCount for a read-write pool).
+func WithSize(n int) Option { return func(c *config) { c.size = n } }
+
+// ReadWrite makes the pool's sessions read-write, as creating, changing
+// and destroying token objects needs.
+func ReadWrite() Option { return func(c *config) { c.rw = true } }
+
+// WithPIN makes the pool log in as the normal user with pin whenever the
+// token is not logged in. The pool keeps its own copy, cleared by Close;
+// the caller may clear pin at once.
+func WithPIN(pin []byte) Option {
+	return func(c *config) {
+		c.pinCopy = append([]byte(nil), pin...)
+		own := c.pinCopy
+		c.pin = func(context.Context) ([]byte, error) { return append([]byte(nil), own...), nil }
+	}
+}
+
+// WithPINProvider makes the pool ask p for the PIN whenever it must log
+// in. The pool clears the returned slice after use.
+func WithPINProvider(p PINProvider) Option { return func(c *config) { c.pin = p } }
+
+// WithUser sets the user type the pool logs in as; the default is
+// ck.CKU_USER.
+func WithUser(u ck.UserType) Option { return func(c *config) { c.user = u } }
+
+// WithIdleCheck makes Get check with C_GetSessionInfo that a session idle
+// for longer than d is still valid before lending it. The default is 10
+// seconds; 0 checks every time, a negative value never.
+func WithIdleCheck(d time.Duration) Option { return func(c *config) { c.checkIdle = d } }
+
+// NewPool returns a pool of sessions on the token in slot. It opens one
+// session at once, to check the slot and read the token's session
+// limits, and logs in if a PIN was given: a wrong PIN is reported here.
+func NewPool(ctx context.Context, m *pkcs11.Module, slot ck.SlotID, opts ...Option) (*Pool, error) {
+	cfg := config{size: 16, user: ck.CKU_USER, checkIdle: 10 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.size < 1 {
+		return nil, fmt.Errorf("session: pool size %d, must be at least 1", cfg.size)
+	}
+	ti, err := m.GetTokenInfo(slot)
+	if err != nil {
+		return nil, fmt.Errorf("session: slot %d: %w", slot, err)
+	}
+	cfg.size = limitSize(cfg.size, ti.MaxSessionCount)
+	if cfg.rw {
+		cfg.size = limitSize(cfg.size, ti.MaxRwSessionCount)
+	}
+	p := &Pool{m: m, slot: slot, tok: tokenFor(m, slot), cfg: cfg, sem: make(chan struct{}, cfg.size)}
+	s, err := p.Get(ctx)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.Put(s)
+	return p, nil
+}
+
+// limitSize lowers n to a token's reported limit, unless the token
+// reports none (CK_EFFECTIVELY_INFINITE) or cannot tell.
+func limitSize(n int, limit uint64) int {
+	if limit == ck.CK_EFFECTIVELY_INFINITE || limit == ck.CK_UNAVAILABLE_INFORMATION {
+		return n
+	}
+	if limit < uint64(n) {
+		return max(int(limit), 1)
+	}
+	return n
+}
+
+// Get lends a session, waiting for one while all are in use. Return it
+// with Put. Prefer Do, which cannot forget to.
+func (p *Pool) Get(ctx context.Context) (*Session, error) {
+	select {
+	case p.sem <- struct{}{}:
+	default:
+		p.waits.Add(1)
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("session: waiting for a session: %w", ctx.Err())
+		}
+	}
+	s, err := p.take(ctx)
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	p.inUse.Add(1)
+	return s, nil
+}
+
+// take returns an idle session, or opens one, and makes sure the token is
+// logged in. The caller holds a place in sem.
+func (p *Pool) take(ctx context.Context) (*Session, error) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, errors.New("session: pool is closed")
+		}
+		var s *Session
+		if n := len(p.idle); n > 0 {
+			s = p.idle[n-1]
+			p.idle = p.idle[:n-1]
+		}
+		p.mu.Unlock()
+		if s == nil {
+			break
+		}
+		if p.healthy(s) {
+			if err := p.login(ctx, s); err != nil {
+				p.discard(s)
+				return nil, err
+			}
+			return s, nil
+		}
+		p.discard(s)
+		p.replaced.Add(1)
+	}
+	s, err := p.openSession()
+	if err != nil {
+		return nil, err
+	}
+	// The token may have logged out since the pool last looked: closing
+	// an application's last session does that. A fresh session's state
+	// tells.
+	if p.cfg.pin != nil {
+		if info, err := p.m.GetSessionInfo(s.h); err == nil && !loggedInState(info.State, p.cfg.user) {
+			p.tok.forget()
+		}
+	}
+	if err := p.login(ctx, s); err != nil {
+		p.discard(s)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (p *Pool) openSession() (*Session, error) {
+	flags := ck.SessionFlags(0)
+	if p.cfg.rw {
+		flags = ck.CKF_RW_SESSION
+	}
+	h, err := p.m.OpenSession(p.slot, flags)
+	if err != nil {
+		return nil, fmt.Errorf("session: opening a session on slot %d: %w", p.slot, err)
+	}
+	p.mu.Lock()
+	p.open++
+	p.mu.Unlock()
+	p.created.Add(1)
+	return &Session{m: p.m, h: h, slot: p.slot, tok: p.tok, pool: p, lastUsed: time.Now()}, nil
+}
+
+// healthy checks an idle session when it has been idle long enough.
+func (p *Pool) healthy(s *Session) bool {
+	if p.cfg.checkIdle < 0 || time.Since(s.lastUsed) < p.cfg.checkIdle {
+		return true
+	}
+	_, err := p.m.GetSessionInfo(s.h)
+	if err != nil && isLost(err) {
+		p.tok.forget()
+		return false
+	}
+	return err == nil
+}
+
+// login logs the token in if the pool has a PIN and the token is not.
+func (p *Pool) login(ctx context.Context, s *Session) error {
+	if p.cfg.pin == nil {
+		return nil
+	}
+	if err := p.tok.ensure(ctx, p.m, s.h, p.cfg.user, p.cfg.pin); err != nil {
+		p.loginErrs.Add(1)
+		return fmt.Errorf("session: login to slot %d: %w", p.slot, err)
+	}
+	return nil
+}
+
+// Put returns a session lent by Get. A session that an operation found
+// lost is closed instead of kept.
+func (p *Pool) Put(s *Session) {
+	if s == nil || s.pool != p {
+		return
+	}
+	p.inUse.Add(-1)
+	if s.lost {
+		p.discard(s)
+		p.replaced.Add(1)
+	} else {
+		s.lastUsed = time.Now()
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			p.discard(s)
+		} else {
+			p.idle = append(p.idle, s)
+			p.mu.Unlock()
+		}
+	}
+	<-p.sem
+}
+
+// discard closes a session the pool will not reuse.
+func (p *Pool) discard(s *Session) {
+	p.m.CloseSession(s.h) // it may be gone already: nothing to do then
+	p.mu.Lock()
+	p.open--
+	p.mu.Unlock()
+}
+
+// Do lends a session to fn and takes it back when fn returns.
+func (p *Pool) Do(ctx context.Context, fn func(*Session) error) error {
+	s, err := p.Get(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Put(s)
+	return fn(s)
+}
+
+// Retry is Do for operations that are safe to repeat (signing, verifying,
+// reading, decrypting; not creating or destroying objects): when fn fails
+// because its session or the token's login was lost, fn runs once more on
+// a fresh, logged-in session.
+func (p *Pool) Retry(ctx context.Context, fn func(*Session) error) error {
+	err := p.Do(ctx, fn)
+	if err == nil || !isLost(err) {
+		return err
+	}
+	return p.Do(ctx, fn)
+}
+
+// SetPIN gives the pool a new PIN, after a refused one or a PIN change. It
+// also allows logging in again after a refusal.
+func (p *Pool) SetPIN(pin []byte) {
+	p.mu.Lock()
+	clear(p.cfg.pinCopy)
+	WithPIN(pin)(&p.cfg)
+	p.mu.Unlock()
+	p.tok.clearBadPIN()
+}
+
+// Stats is a snapshot of a pool's counters.
+type Stats struct {
+	Size     int    // the most sessions the pool opens
+	Open     int    // sessions open now
+	InUse    int    // sessions lent now
+	Idle     int    // sessions open and waiting
+	Waits    uint64 // Gets that had to wait for a session
+	Created  uint64 // sessions opened
+	Replaced uint64 // sessions closed because they were lost or stale
+	LoginErr uint64 // failed logins
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{
+		Size: p.cfg.size, Open: p.open, InUse: int(p.inUse.Load()), Idle: len(p.idle),
+		Waits: p.waits.Load(), Created: p.created.Load(), Replaced: p.replaced.Load(),
+		LoginErr: p.loginErrs.Load(),
+	}
+}
+
+// Close closes the idle sessions and clears the pool's copy of the PIN.
+// Sessions still lent are closed when they are returned. Close does not
+// log the token out: other pools may share the login.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	clear(p.cfg.pinCopy)
+	p.mu.Unlock()
+	for _, s := range idle {
+		p.discard(s)
+	}
+	return nil
+}
+
+// loggedInState reports whether a session in state st is logged in as
+// user.
+func loggedInState(st ck.SessionState, user ck.UserType) bool {
+	switch user {
+	case ck.CKU_SO:
+		return st == ck.CKS_RW_SO_FUNCTIONS
+	default:
+		return st == ck.CKS_RO_USER_FUNCTIONS || st == ck.CKS_RW_USER_FUNCTIONS
+	}
+}

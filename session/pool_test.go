@@ -1,0 +1,141 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/purepkcs11/pkcs11/ck"
+	"github.com/purepkcs11/pkcs11/session"
+)
+
+func TestPoolLoginShared(t *testing.T) {
+	m := softhsm(t)
+	slot, tok := slotOf(t, m, tokAlpha)
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(tok.PIN), session.WithSize(3))
+	require.NoError(t, err)
+	defer p.Close()
+
+	// Three sessions at once, one login for all of them.
+	var ss []*session.Session
+	for range 3 {
+		s, err := p.Get(ctx)
+		require.NoError(t, err)
+		info, err := s.Info()
+		require.NoError(t, err)
+		assert.Equal(t, ck.CKS_RO_USER_FUNCTIONS, info.State)
+		ss = append(ss, s)
+	}
+	st := p.Stats()
+	assert.Equal(t, 3, st.InUse)
+	assert.Equal(t, 3, st.Open)
+
+	// A fourth waits until the context ends.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = p.Get(short)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, uint64(1), p.Stats().Waits)
+	for _, s := range ss {
+		p.Put(s)
+	}
+	assert.Equal(t, 3, p.Stats().Idle)
+}
+
+func TestPoolWrongPINNeverRetried(t *testing.T) {
+	m := softhsm(t)
+	slot, tok := slotOf(t, m, tokBeta)
+	_, err := session.NewPool(ctx, m, slot, session.WithPIN([]byte("9999")))
+	require.ErrorIs(t, err, ck.CKR_PIN_INCORRECT)
+	assert.NotContains(t, err.Error(), "9999")
+
+	// The refusal sticks for the token: no further C_Login with a PIN
+	// already refused, until a new one is given.
+	p, err := session.NewPool(ctx, m, slot)
+	require.NoError(t, err)
+	defer p.Close()
+	ti, err := m.GetTokenInfo(slot)
+	require.NoError(t, err)
+	assert.NotZero(t, ti.Flags&ck.CKF_USER_PIN_COUNT_LOW, "one failed try is recorded: %v", ti.Flags)
+
+	p.SetPIN(tok.PIN)
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		info, err := s.Info()
+		if err == nil && info.State != ck.CKS_RO_USER_FUNCTIONS {
+			err = errors.New(info.State.String())
+		}
+		return err
+	}))
+}
+
+func TestPoolRecoversClosedSessions(t *testing.T) {
+	m := softhsm(t)
+	slot, tok := slotOf(t, m, tokAlpha)
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(tok.PIN), session.WithIdleCheck(-1))
+	require.NoError(t, err)
+	defer p.Close()
+
+	random := func(s *session.Session) error {
+		_, err := s.Module().GenerateRandom(s.Handle(), 16)
+		if err != nil {
+			return wrapLost(s, err)
+		}
+		info, err := s.Info()
+		if err == nil && info.State != ck.CKS_RO_USER_FUNCTIONS {
+			return errors.New("not logged in: " + info.State.String())
+		}
+		return err
+	}
+	require.NoError(t, p.Retry(ctx, random))
+
+	// Behind the pool's back: every session closed, which also logs the
+	// token out. The next operation fails once, and Retry recovers on a
+	// fresh, logged-in session.
+	require.NoError(t, m.CloseAllSessions(slot))
+	require.NoError(t, p.Retry(ctx, random))
+	assert.GreaterOrEqual(t, p.Stats().Replaced, uint64(1))
+	require.NoError(t, p.Retry(ctx, random))
+}
+
+// wrapLost reports a raw module error through a session, as the session's
+// own operations do, so that the pool learns the session was lost.
+func wrapLost(s *session.Session, err error) error {
+	_, ierr := s.Info()
+	return errors.Join(err, ierr)
+}
+
+func TestPoolConcurrent(t *testing.T) {
+	m := softhsm(t)
+	slot, tok := slotOf(t, m, tokAlpha)
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(tok.PIN), session.WithSize(4))
+	require.NoError(t, err)
+	defer p.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Go(func() {
+			for range 20 {
+				if err := p.Retry(ctx, func(s *session.Session) error {
+					_, err := s.Module().GenerateRandom(s.Handle(), 8)
+					return err
+				}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := p.Stats()
+	assert.LessOrEqual(t, st.Open, 4)
+	assert.Zero(t, st.InUse)
+}
