@@ -31,7 +31,7 @@ type benchFixture struct {
 	blob                 ck.ObjectHandle // a data object with a 1 KiB value
 	cGetInfo, cRandom    uintptr
 	cSign, cGetattr      uintptr
-	cFind                uintptr
+	cFind, cSignThreads  uintptr
 	findLabel, cFindName []byte
 }
 
@@ -129,7 +129,7 @@ func (f *benchFixture) setupC() error {
 		return err
 	}
 	lib := filepath.Join(dir, "cbench.so")
-	if err := cbuild.Build("testdata/cbench/cbench.c", lib, "-O2"); err != nil {
+	if err := cbuild.Build("testdata/cbench/cbench.c", lib, "-O2", "-pthread"); err != nil {
 		return err
 	}
 	h, err := purego.Dlopen(lib, purego.RTLD_NOW|purego.RTLD_LOCAL)
@@ -146,6 +146,7 @@ func (f *benchFixture) setupC() error {
 	open := sym("cbench_open")
 	f.cGetInfo, f.cRandom, f.cSign = sym("cbench_getinfo"), sym("cbench_random"), sym("cbench_sign")
 	f.cGetattr, f.cFind = sym("cbench_getattr"), sym("cbench_find")
+	f.cSignThreads = sym("cbench_sign_threads")
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@
  * in one run. It is built at test time by internal/cbuild.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -109,6 +110,48 @@ unsigned long cbench_find(CK_SESSION_HANDLE s, const char *label, long n)
 		if (rv == CKR_OK && cnt != 1)
 			rv = CKR_GENERAL_ERROR;
 		f->C_FindObjectsFinal(s);
+	}
+	return rv;
+}
+
+/* The same signing loop from several threads at once, each thread on its
+ * own session: the scaling a C program gets from the module. */
+struct signer {
+	CK_SESSION_HANDLE s;
+	CK_MECHANISM_TYPE mech;
+	CK_OBJECT_HANDLE key;
+	long n;
+	unsigned long rv;
+};
+
+static void *sign_thread(void *arg)
+{
+	struct signer *w = arg;
+
+	w->rv = cbench_sign(w->s, w->mech, w->key, w->n);
+	return NULL;
+}
+
+/* cbench_sign_threads signs n times in total from nthreads threads (at
+ * most 64), thread i on session sessions[i]. */
+unsigned long cbench_sign_threads(long nthreads, const CK_SESSION_HANDLE *sessions,
+				  CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE key, long n)
+{
+	pthread_t t[64];
+	struct signer w[64];
+	unsigned long rv = CKR_OK;
+
+	if (nthreads < 1 || nthreads > 64)
+		return CKR_ARGUMENTS_BAD;
+	for (long i = 0; i < nthreads; i++) {
+		w[i] = (struct signer){ sessions[i], mech, key, n / nthreads, CKR_OK };
+		if (pthread_create(&t[i], NULL, sign_thread, &w[i]) != 0)
+			return CKR_GENERAL_ERROR;
+	}
+	for (long i = 0; i < nthreads; i++) {
+		pthread_join(t[i], NULL);
+		if (w[i].rv != CKR_OK)
+			rv = w[i].rv;
 	}
 	return rv;
 }
