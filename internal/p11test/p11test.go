@@ -8,10 +8,16 @@
 // missing module into a skipped test on a developer's machine and into a
 // failure in CI, where `.ci/setup` installs everything.
 //
-// The library paths follow Debian's multiarch layout ([Triplet]). The
-// environment variables P11TEST_SOFTHSM, P11TEST_NSS and P11TEST_P11KIT_TRUST
-// override them, for runs of another architecture (linux/386 natively,
-// linux/arm64 under qemu) whose libraries were unpacked elsewhere.
+// The library paths follow Debian's multiarch layout ([Triplet]) and are
+// known on Linux only; on Windows [LibcPath] names the system's msvcrt.dll.
+// The environment variables P11TEST_SOFTHSM, P11TEST_NSS and
+// P11TEST_P11KIT_TRUST override them, for runs of another architecture
+// (linux/386 natively, linux/arm64 and linux/arm under qemu) whose
+// libraries were unpacked elsewhere.
+//
+// On a platform that has none of these modules by design, such as Windows
+// under Wine, the test runner sets [NoSystemModulesEnv] to the reason, and
+// [Require] skips what needs them, even in CI.
 package p11test
 
 import (
@@ -19,6 +25,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"debug/pe"
 	"errors"
 	"fmt"
 	"os"
@@ -41,18 +48,45 @@ const (
 // toolTimeout bounds each run of softhsm2-util or certutil.
 const toolTimeout = time.Minute
 
+// NoSystemModulesEnv names the environment variable that declares the
+// running platform to have, by design, none of the modules this package
+// finds: SoftHSM2, NSS softokn and p11-kit's trust module, which Debian
+// packages for Linux only. Its value is the reason, such as "windows under
+// Wine: Debian packages no Windows PKCS#11 module"; .ci/abi sets it for
+// the Wine runs. [Require] quotes it when it skips.
+//
+// It excuses only a library for which this package knows no path on the
+// running platform: SoftHSM2, NSS softokn and p11-kit anywhere but on
+// Linux, the C library anywhere but on Linux and Windows. It never hides a
+// missing or broken installation on Linux, nor the failure of a test's
+// own module such as testdata/abimod.
+const NoSystemModulesEnv = "P11TEST_NO_SYSTEM_MODULES"
+
+// errNoKnownPath is wrapped by the errors of the path finders on a
+// platform where this package knows no place the library could be.
+var errNoKnownPath = errors.New("no known path on this platform")
+
 // Require stops the test when err reports that what a test needs, named by
-// what, is missing: on a developer's machine (the CI environment variable
+// what, is missing. On a developer's machine (the CI environment variable
 // empty) the test is skipped with a message naming it; in CI it fails,
-// because CI installs every module the tests use. Require does nothing when
-// err is nil.
+// because CI installs every module the tests use. The one exception, in CI
+// too, is a platform that has no such module by design: when
+// [NoSystemModulesEnv] is set and err says that no path of the library is
+// known here, the test is skipped with the reason. Require does nothing
+// when err is nil.
 func Require(tb testing.TB, what string, err error) {
 	tb.Helper()
 	if err == nil {
 		return
 	}
+	if reason := os.Getenv(NoSystemModulesEnv); reason != "" && errors.Is(err, errNoKnownPath) {
+		tb.Skipf("%s is not available on %s/%s by design (%s: %s): %v",
+			what, runtime.GOOS, runtime.GOARCH, NoSystemModulesEnv, reason, err)
+		return
+	}
 	if os.Getenv("CI") != "" {
 		tb.Fatalf("%s is required in CI: %v", what, err)
+		return
 	}
 	tb.Skipf("%s is missing (.ci/setup installs it): %v", what, err)
 }
@@ -96,7 +130,7 @@ var machines = map[string]elf.Machine{
 func SoftHSMPath() (string, error) {
 	return findLib("SoftHSM2", "P11TEST_SOFTHSM",
 		multiarch("softhsm/libsofthsm2.so"),
-		"/usr/lib/softhsm/libsofthsm2.so")
+		debian("/usr/lib/softhsm/libsofthsm2.so"))
 }
 
 // NSSPath returns the path of NSS's software token, libsoftokn3.so, for
@@ -118,15 +152,34 @@ func P11KitTrustPath() (string, error) {
 }
 
 // LibcPath returns the path of the C library of runtime.GOARCH,
-// /usr/lib/<triplet>/libc.so.6 (or /lib/<triplet>/libc.so.6): a real shared
-// library that is not a PKCS#11 module, for negative tests.
+// /usr/lib/<triplet>/libc.so.6 (or /lib/<triplet>/libc.so.6), on Windows
+// %SystemRoot%\System32\msvcrt.dll (which WOW64 maps to the 32-bit copy
+// for a 32-bit program): a real shared library that is not a PKCS#11
+// module, for negative tests.
 func LibcPath() (string, error) {
+	var windows string
+	if runtime.GOOS == "windows" {
+		if root := os.Getenv("SystemRoot"); root != "" {
+			windows = filepath.Join(root, "System32", "msvcrt.dll")
+		}
+	}
 	return findLib("C library", "",
 		multiarch("libc.so.6"),
-		multiarchIn("/lib", "libc.so.6"))
+		multiarchIn("/lib", "libc.so.6"),
+		windows)
 }
 
-// multiarch returns /usr/lib/<triplet>/name, or "" for an unknown triplet.
+// debian returns path on Linux, where the paths of this package are those
+// of Debian, and "" elsewhere.
+func debian(path string) string {
+	if runtime.GOOS != "linux" {
+		return ""
+	}
+	return path
+}
+
+// multiarch returns /usr/lib/<triplet>/name, or "" for an unknown triplet
+// or on a system other than Linux.
 func multiarch(name string) string {
 	return multiarchIn("/usr/lib", name)
 }
@@ -136,7 +189,7 @@ func multiarchIn(dir, name string) string {
 	if t == "" {
 		return ""
 	}
-	return filepath.Join(dir, t, name)
+	return debian(filepath.Join(dir, t, name))
 }
 
 // findLib returns the file named by the environment variable env if that is
@@ -167,24 +220,31 @@ func findLib(what, env string, candidates ...string) (string, error) {
 		}
 	}
 
-	msg := fmt.Sprintf("p11test: no %s for %s/%s (tried %s", what,
-		runtime.GOOS, runtime.GOARCH, strings.Join(tried, ", "))
-	if len(tried) == 0 {
-		msg = fmt.Sprintf("p11test: no %s for %s/%s (no known path",
-			what, runtime.GOOS, runtime.GOARCH)
-	}
+	override := ""
 	if env != "" {
-		msg += "; set " + env + " to override"
+		override = "; set " + env + " to override"
 	}
-	msg += ")"
+	if len(tried) == 0 {
+		return "", fmt.Errorf("p11test: no %s for %s/%s (%w%s)",
+			what, runtime.GOOS, runtime.GOARCH, errNoKnownPath, override)
+	}
+	msg := fmt.Sprintf("p11test: no %s for %s/%s (tried %s%s)", what,
+		runtime.GOOS, runtime.GOARCH, strings.Join(tried, ", "), override)
 	if len(errs) > 0 {
 		return "", fmt.Errorf("%s: %w", msg, errors.Join(errs...))
 	}
 	return "", errors.New(msg)
 }
 
+// peMachines maps GOARCH to the machine of its Windows DLLs.
+var peMachines = map[string]uint16{
+	"amd64": pe.IMAGE_FILE_MACHINE_AMD64,
+	"386":   pe.IMAGE_FILE_MACHINE_I386,
+	"arm64": pe.IMAGE_FILE_MACHINE_ARM64,
+}
+
 // checkLib reports whether path is a regular file and, where libraries are
-// ELF files, one built for runtime.GOARCH.
+// ELF files or Windows DLLs, one built for runtime.GOARCH.
 func checkLib(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -193,8 +253,11 @@ func checkLib(path string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
+	if runtime.GOOS == "windows" {
+		return checkDLL(path)
+	}
 	want, ok := machines[runtime.GOARCH]
-	if !ok || runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+	if !ok || runtime.GOOS == "darwin" {
 		return nil
 	}
 	f, err := elf.Open(path)
@@ -204,6 +267,24 @@ func checkLib(path string) error {
 	defer f.Close()
 	if f.Machine != want {
 		return fmt.Errorf("%s is built for %v, not %s", path, f.Machine, runtime.GOARCH)
+	}
+	return nil
+}
+
+// checkDLL reports whether the file at path is a Windows DLL built for
+// runtime.GOARCH.
+func checkDLL(path string) error {
+	want, ok := peMachines[runtime.GOARCH]
+	if !ok {
+		return nil
+	}
+	f, err := pe.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	if f.Machine != want {
+		return fmt.Errorf("%s is built for machine %#x, not %s", path, f.Machine, runtime.GOARCH)
 	}
 	return nil
 }

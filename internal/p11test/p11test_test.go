@@ -1,6 +1,8 @@
 package p11test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -169,8 +171,8 @@ func TestPaths(t *testing.T) {
 }
 
 func TestPathOverride(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("library paths are known for Debian only")
+	if runtime.GOOS != "linux" && runtime.GOOS != "windows" {
+		t.Skip("a C library is known on Debian and Windows only")
 	}
 	libc, err := LibcPath()
 	Require(t, "C library", err)
@@ -207,6 +209,102 @@ func TestMissingLibraryError(t *testing.T) {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not name %q", err, s)
 		}
+	}
+}
+
+// TestNoKnownPath checks which errors of the path finders say that the
+// platform has no place for the library, the only errors Require excuses
+// when NoSystemModulesEnv is set.
+func TestNoKnownPath(t *testing.T) {
+	t.Setenv("P11TEST_THING", "")
+	if _, err := findLib("thing", "P11TEST_THING", "", ""); !errors.Is(err, errNoKnownPath) {
+		t.Errorf("findLib without candidates: %v, want errNoKnownPath", err)
+	} else if !strings.Contains(err.Error(), "P11TEST_THING") {
+		t.Errorf("findLib without candidates: %q does not name the variable", err)
+	}
+	if _, err := findLib("thing", "P11TEST_THING", "/nonexistent/a.so"); err == nil || errors.Is(err, errNoKnownPath) {
+		t.Errorf("findLib with a missing candidate: %v, want an error that is not errNoKnownPath", err)
+	}
+	t.Setenv("P11TEST_THING", filepath.Join(t.TempDir(), "missing.so"))
+	if _, err := findLib("thing", "P11TEST_THING"); err == nil || errors.Is(err, errNoKnownPath) {
+		t.Errorf("findLib with a missing override: %v, want an error that is not errNoKnownPath", err)
+	}
+
+	// Linux knows a path for every library, Windows for the C library
+	// only, the others none.
+	for _, tc := range []struct {
+		name, env string
+		f         func() (string, error)
+		known     bool
+	}{
+		{"SoftHSMPath", "P11TEST_SOFTHSM", SoftHSMPath, runtime.GOOS == "linux"},
+		{"NSSPath", "P11TEST_NSS", NSSPath, runtime.GOOS == "linux"},
+		{"P11KitTrustPath", "P11TEST_P11KIT_TRUST", P11KitTrustPath, runtime.GOOS == "linux"},
+		{"LibcPath", "", LibcPath, runtime.GOOS == "linux" || runtime.GOOS == "windows"},
+	} {
+		if tc.env != "" {
+			t.Setenv(tc.env, "")
+		}
+		_, err := tc.f()
+		if got := errors.Is(err, errNoKnownPath); got == tc.known {
+			t.Errorf("%s() on %s/%s: %v; want a known path: %v", tc.name, runtime.GOOS, runtime.GOARCH, err, tc.known)
+		}
+	}
+	if runtime.GOOS == "windows" {
+		p, err := LibcPath()
+		if err != nil || !strings.EqualFold(filepath.Base(p), "msvcrt.dll") {
+			t.Errorf("LibcPath() = %q, %v; want msvcrt.dll", p, err)
+		}
+	}
+}
+
+// tbRecorder records what Require does, instead of stopping the test.
+type tbRecorder struct {
+	testing.TB
+	skip, fatal string
+}
+
+func (r *tbRecorder) Helper()                        {}
+func (r *tbRecorder) Skipf(format string, a ...any)  { r.skip = fmt.Sprintf(format, a...) }
+func (r *tbRecorder) Fatalf(format string, a ...any) { r.fatal = fmt.Sprintf(format, a...) }
+
+func TestRequire(t *testing.T) {
+	const reason = "windows under Wine: no Windows PKCS#11 module"
+	_, noPath := findLib("SoftHSM2", "P11TEST_THING")
+	_, missing := findLib("SoftHSM2", "P11TEST_THING", "/nonexistent/libsofthsm2.so")
+	other := errors.New("P11TEST_ABIMOD is not set")
+	for _, tc := range []struct {
+		name          string
+		ci, noModules string
+		err           error
+		skip, fatal   bool
+		messageHas    []string
+	}{
+		{"nil error", "true", reason, nil, false, false, nil},
+		{"developer", "", "", missing, true, false, []string{"SoftHSM2 is missing", ".ci/setup"}},
+		{"CI", "true", "", missing, false, true, []string{"SoftHSM2 is required in CI", "/nonexistent/libsofthsm2.so"}},
+		{"CI, no known path", "true", "", noPath, false, true, []string{"required in CI"}},
+		{"by design", "true", reason, noPath, true, false, []string{"SoftHSM2 is not available", "by design", NoSystemModulesEnv, reason}},
+		{"by design, developer", "", reason, noPath, true, false, []string{"by design", reason}},
+		// The variable excuses no library that has a known path here, and
+		// no error of another kind.
+		{"by design, known path", "true", reason, missing, false, true, []string{"required in CI"}},
+		{"by design, other error", "true", reason, other, false, true, []string{"required in CI", "P11TEST_ABIMOD"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			t.Setenv(NoSystemModulesEnv, tc.noModules)
+			r := &tbRecorder{TB: t}
+			Require(r, "SoftHSM2", tc.err)
+			if (r.skip != "") != tc.skip || (r.fatal != "") != tc.fatal {
+				t.Fatalf("Require: skip %q, fatal %q; want skip %v, fatal %v", r.skip, r.fatal, tc.skip, tc.fatal)
+			}
+			for _, s := range tc.messageHas {
+				if !strings.Contains(r.skip+r.fatal, s) {
+					t.Errorf("message %q lacks %q", r.skip+r.fatal, s)
+				}
+			}
+		})
 	}
 }
 
