@@ -19,9 +19,8 @@ import (
 )
 
 // demo shows the library at work on a SoftHSM2 token it creates in a
-// temporary directory and removes afterwards.
-func demo(w io.Writer) (err error) {
-	lib := softHSMPath()
+// temporary directory and removes afterwards; lib is the SoftHSM2 library.
+func demo(w io.Writer, lib string) (err error) {
 	if _, err := os.Stat(lib); err != nil {
 		return fmt.Errorf("SoftHSM2 is not installed (%v); on Debian: apt-get install softhsm2", err)
 	}

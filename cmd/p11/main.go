@@ -44,7 +44,7 @@ func main() {
 	case "mechanisms":
 		err = withModule(*module, mechanisms)
 	case "demo":
-		err = demo(os.Stdout)
+		err = demo(os.Stdout, softHSMPath())
 	default:
 		flag.Usage()
 		os.Exit(2)

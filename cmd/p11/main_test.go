@@ -9,11 +9,11 @@ import (
 )
 
 func TestDemo(t *testing.T) {
-	_, err := p11test.SoftHSMPath()
+	lib, err := p11test.SoftHSMPath()
 	p11test.Require(t, "SoftHSM2", err)
 	t.Setenv("SOFTHSM2_CONF", "")
 	var out bytes.Buffer
-	if err := demo(&out); err != nil {
+	if err := demo(&out, lib); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{
