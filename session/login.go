@@ -20,6 +20,8 @@ type tokenState struct {
 	// badPIN remembers that the PIN given for this token was refused, so
 	// that nothing tries it again and uses up the token's tries.
 	badPIN error
+	// caps is what the token can do, read lazily (mechanisms.go).
+	caps tokenCaps
 }
 
 type tokenKey struct {
