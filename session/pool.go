@@ -33,6 +33,10 @@ type Pool struct {
 
 	waits, created, replaced, loginErrs atomic.Uint64
 	inUse                               atomic.Int64
+
+	// moved maps the identity of an Object whose handle went stale to
+	// the Object found again in its place (poolops.go).
+	moved sync.Map
 }
 
 type config struct {
