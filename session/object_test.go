@@ -285,3 +285,34 @@ func TestResolve(t *testing.T) {
 	_, err = s.Resolve(bare)
 	assert.ErrorContains(t, err, "no CKA_UNIQUE_ID, CKA_ID or label")
 }
+
+func TestResolveAfterAllSessionsClosed(t *testing.T) {
+	m, s := alpha(t)
+	pub, priv, err := s.GenerateEC("P-256", session.KeyLabel(uniqueLabel(t)))
+	require.NoError(t, err)
+	k := ecPublic(t, s, pub, elliptic.P256())
+
+	// SoftHSM forgets the handles of token objects when the
+	// application's last session closes, and hands out new ones.
+	require.NoError(t, m.CloseAllSessions(s.Slot()))
+	s = userSession(t, m, tokAlpha)
+	defer func() {
+		s.Destroy(pub.Handle)
+		s.Destroy(priv.Handle)
+	}()
+	digest := sha256.Sum256(message)
+	_, err = s.Sign(priv, session.ECDSA(0), digest[:])
+	requireRV(t, err, ck.CKR_KEY_HANDLE_INVALID, ck.CKR_OBJECT_HANDLE_INVALID)
+
+	r, err := s.Resolve(priv)
+	require.NoError(t, err)
+	assert.NotEqual(t, priv.Handle, r.Handle)
+	sig, err := s.Sign(r, session.ECDSA(0), digest[:])
+	require.NoError(t, err)
+	rr, ss := splitECDSA(t, sig)
+	assert.True(t, ecdsa.Verify(k, digest[:], rr, ss))
+	if pub, err = s.Resolve(pub); err != nil {
+		t.Fatal(err)
+	}
+	priv = r
+}
