@@ -31,11 +31,14 @@ var (
 	trustErr error
 )
 
-// The tokens TestMain initializes in SoftHSM; a third slot is SoftHSM's
-// free one.
+// The tokens TestMain initializes in SoftHSM, besides tokGamma and
+// tokDelta, which are there for the benchmarks to have several; one more
+// slot is SoftHSM's free one.
 const (
 	tokAlpha = "alpha"
 	tokBeta  = "Beta Token"
+	tokGamma = "gamma"
+	tokDelta = "delta"
 	numCerts = 200
 )
 
@@ -45,7 +48,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	hsm, hsmErr = p11test.NewSoftHSM(filepath.Join(dir, "softhsm"), tokAlpha, tokBeta)
+	hsm, hsmErr = p11test.NewSoftHSM(filepath.Join(dir, "softhsm"), tokAlpha, tokBeta, tokGamma, tokDelta)
 	if hsmErr == nil {
 		hsmErr = hsm.Setenv()
 	}

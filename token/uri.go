@@ -550,9 +550,10 @@ func appendAllEscaped(b []byte, v []byte) []byte {
 
 // String returns the URI in the form ParseURI reads, without pin-value:
 // the token's path attributes first, then the library's, the slot's and
-// the object's, then vendor path attributes, then the query. Values are percent-encoded as the RFC
-// says: every byte but the unreserved characters and the reserved ones
-// the component allows, and every byte of id.
+// the object's, then vendor path attributes, then the query. Values are
+// percent-encoded as the RFC says: every byte but the unreserved
+// characters and the reserved ones the component allows, and every byte
+// of id.
 func (u *URI) String() string { return string(u.appendTo(nil, false)) }
 
 // StringWithPIN is String with the pin-value attribute included. The
