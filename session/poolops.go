@@ -40,9 +40,28 @@ func (p *Pool) current(key Object) Object {
 
 // withKey runs fn with a pooled session and key, through Retry, and
 // finds key again when its handle went stale.
+//
+// When the first session was lost, the handles may have changed with
+// it (SoftHSM renumbers them when the last session closes; a module
+// that starts again may give an old handle to another object), so the
+// second attempt first checks that the handle still names key
+// (Session.Resolve: one C_GetAttributeValue). Otherwise handles are
+// trusted, and a stale one shows in the operation's error.
 func (p *Pool) withKey(ctx context.Context, key Object, fn func(*Session, Object) error) error {
+	attempt := 0
 	return p.Retry(ctx, func(s *Session) error {
+		attempt++
 		k := p.current(key)
+		if attempt > 1 && resolvable(key) {
+			r, err := s.Resolve(k)
+			if err != nil {
+				return err
+			}
+			if r.Handle != k.Handle {
+				p.moved.Store(keyOf(key), r)
+			}
+			k = r
+		}
 		err := fn(s, k)
 		if err == nil || !isHandleInvalid(err) || !resolvable(key) {
 			return err
