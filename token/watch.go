@@ -139,6 +139,9 @@ func InitialEvents() WatchOption {
 // module is initialized again, when SoftHSM derives the slot ID from the
 // serial number. A slot whose token cannot be read (Slot.Err) for another
 // reason than its absence keeps its last known token and gives no event.
+// Events are about tokens: a card that was never readable (a card the
+// module does not recognize, say) gives none, and its error is only in
+// the Slot.Err of later snapshots.
 //
 // Watch makes the first discovery before it returns, and returns its
 // error. Events are sent in the order found; a slow reader delays the
