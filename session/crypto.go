@@ -47,9 +47,12 @@ func (s *Session) opErr(op string, mech ck.Mechanism, key Object, err error) err
 }
 
 // start checks mech and starts an operation of kind k with it (the
-// kind's C_*Init). Some modules leave an operation active after it
-// failed (tpm2-pkcs11 does); when the token reports one, start ends it
-// (cancel) and tries once more.
+// kind's C_*Init). An operation left active on the session is ended
+// first, once the token reports one: some modules leave an operation
+// active after it failed (tpm2-pkcs11; NSS after a failed
+// C_DecryptUpdate of AES-GCM), and some keep one operation for several
+// kinds (NSS: one for encrypt and decrypt, one for sign, verify and
+// digest), so the one in the way need not be of kind k.
 func (s *Session) start(k kind, mech ck.Mechanism, key Object) error {
 	op := kindNames[k]
 	if err := s.checkMech(op, mech); err != nil {
@@ -57,14 +60,55 @@ func (s *Session) start(k kind, mech ck.Mechanism, key Object) error {
 	}
 	err := s.initOp(k, mech, key.Handle)
 	if errors.Is(err, ck.CKR_OPERATION_ACTIVE) {
-		s.cancel(k)
-		err = s.initOp(k, mech, key.Handle)
+		if s.m.SessionCancel(s.h, allKinds) == nil {
+			err = s.initOp(k, mech, key.Handle)
+		}
+		if errors.Is(err, ck.CKR_OPERATION_ACTIVE) {
+			s.endAll(k)
+			err = s.initOp(k, mech, key.Handle)
+		}
 		if errors.Is(err, ck.CKR_OPERATION_ACTIVE) {
 			// Stuck: do not lend this session again.
 			s.lost = true
 		}
 	}
 	return s.opErr(op, mech, key, err)
+}
+
+// allKinds are the C_SessionCancel flags of every kind.
+const allKinds = ck.CKF_SIGN | ck.CKF_VERIFY | ck.CKF_ENCRYPT | ck.CKF_DECRYPT | ck.CKF_DIGEST
+
+// endAll ends whatever operation is active, trying kind k first, then
+// the others, with finish. Kinds with no operation active answer
+// CKR_OPERATION_NOT_INITIALIZED and are left as they are.
+func (s *Session) endAll(k kind) {
+	s.finish(k)
+	for j := range kind(len(kindNames)) {
+		if j != k {
+			s.finish(j)
+		}
+	}
+}
+
+// finish ends an operation of kind j in whatever state it is: a
+// single-part call with empty input ends one that was only initialized
+// (it fails or succeeds, and either ends it; NSS needs this one), and an
+// empty C_*Update followed by C_*Final one in the middle of its parts.
+// Results and failures are dropped.
+func (s *Session) finish(j kind) {
+	switch j {
+	case kindSign:
+		s.m.Sign(s.h, nil)
+	case kindVerify:
+		s.m.Verify(s.h, nil, nil)
+	case kindEncrypt:
+		s.m.Encrypt(s.h, nil)
+	case kindDecrypt:
+		s.m.Decrypt(s.h, nil)
+	default:
+		s.m.Digest(s.h, nil)
+	}
+	s.endParts(j)
 }
 
 func (s *Session) initOp(k kind, mech ck.Mechanism, key ck.ObjectHandle) error {
@@ -82,16 +126,23 @@ func (s *Session) initOp(k kind, mech ck.Mechanism, key ck.ObjectHandle) error {
 	}
 }
 
-// cancel ends an active operation of kind k: with C_SessionCancel where
-// the module has it (PKCS#11 3.0), else by finishing it. An empty
-// C_*Update ends an operation that cannot be multi-part, since a failed
-// update ends its operation (PKCS#11 2.40, 5.2); one that can goes on to
-// its C_*Final, whose result is dropped. Failures are ignored: the next
-// Init tells whether it worked.
+// cancel ends a multi-part operation of kind k that this package
+// started and cannot go on with (its reader or writer failed): with
+// C_SessionCancel where the module has it (PKCS#11 3.0), else with
+// endParts.
 func (s *Session) cancel(k kind) {
 	if s.m.SessionCancel(s.h, kindFlags[k]) == nil {
 		return
 	}
+	s.endParts(k)
+}
+
+// endParts ends a multi-part operation of kind k: an empty C_*Update
+// ends one that cannot be multi-part, since a failed update ends its
+// operation (PKCS#11 2.40, 5.2; SoftHSM's C_SignFinal does not end a
+// CKM_ECDSA signature, its C_SignUpdate does), and one that can goes on
+// to its C_*Final, whose result is dropped.
+func (s *Session) endParts(k kind) {
 	switch k {
 	case kindSign:
 		if s.m.SignUpdate(s.h, nil) == nil {
