@@ -101,7 +101,9 @@ func PollInterval(d time.Duration) WatchOption {
 // C_Finalize (closing the last Module of the file): when ctx ends, Watch
 // closes its channel at once, but the waiting goroutine, and the OS thread
 // it holds, stay until the module reports one more event or is finalized.
-// Where that matters, poll (the default). A module that does not support
+// Closing the last Module of the file finalizes the module and then
+// unloads it, possibly while that thread is still returning from the
+// module's code. Where either matters, poll (the default). A module that does not support
 // blocking waits (CKR_FUNCTION_NOT_SUPPORTED, or any error but
 // CKR_CRYPTOKI_NOT_INITIALIZED) is polled instead.
 func BlockingWait() WatchOption {
