@@ -245,6 +245,10 @@ func (m *Module) SetPIN(s ck.SessionHandle, oldPIN, newPIN []byte) error {
 func (m *Module) WaitForSlotEvent(flags ck.WaitFlags) (ck.SlotID, error) {
 	a := newArena(8)
 	defer a.free()
+	if flags&ck.CKF_DONT_BLOCK == 0 {
+		m.inst.waiting.Add(1)
+		defer m.inst.waiting.Add(-1)
+	}
 	rv := m.call3(fnWaitForSlotEvent, uintptr(flags), uintptr(a.ptr(0)), 0)
 	if err := check(fnWaitForSlotEvent, rv); err != nil {
 		return 0, err

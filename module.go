@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/purepkcs11/pkcs11/ck"
@@ -40,7 +41,15 @@ type instance struct {
 	initArgs []byte // kept alive: modules may keep pReserved
 	ownsInit bool   // C_Initialize returned CKR_OK for us
 	refs     int
+	// waiting counts blocking C_WaitForSlotEvent calls in flight: C_Finalize
+	// wakes them, and the library is not unloaded under their feet.
+	waiting atomic.Int32
 }
+
+// unloadGrace is how long Close waits for blocked C_WaitForSlotEvent calls
+// to return after C_Finalize before it unloads the library. Past it, the
+// library stays loaded: a leak is better than running unmapped code.
+const unloadGrace = 2 * time.Second
 
 var registry struct {
 	sync.Mutex
@@ -319,6 +328,12 @@ func (m *Module) Close() error {
 	if inst.ownsInit {
 		r, _, _ := rawCall(inst.fns[fnFinalize], 0)
 		err = check(fnFinalize, ck.RV(uint64(r)&ulongMask))
+	}
+	for deadline := time.Now().Add(unloadGrace); inst.waiting.Load() > 0; {
+		if time.Now().After(deadline) {
+			return errors.Join(err, fmt.Errorf("pkcs11: %s left loaded: a C_WaitForSlotEvent call did not return after C_Finalize", inst.key))
+		}
+		time.Sleep(time.Millisecond)
 	}
 	return errors.Join(err, inst.lib.Close())
 }
