@@ -14,6 +14,21 @@
 // A Session is not safe for concurrent use: one goroutine at a time, as
 // PKCS#11 requires. A Pool is safe for concurrent use.
 //
+// # Objects and operations
+//
+// An [Object] is a handle with the attributes that identify it, so that
+// [Session.Resolve] can find it again when the handle changes.
+// [Session.Find], [Session.FindOne] and [Session.FindIter] search;
+// [Session.Sign], [Session.Verify], [Session.Encrypt], [Session.Decrypt],
+// [Session.Digest], [Session.HMAC], [Session.DeriveECDH], [Session.Wrap]
+// and the others take an Object and a ck.Mechanism, best built with the
+// helpers [RSAPSS], [RSAOAEP], [ECDSA], [AESGCM] and so on. A mechanism
+// the token does not list is refused before any call with a
+// [*MechanismError]. [Session.GenerateEC], [Session.GenerateRSA] and the
+// other generators make keys with secure defaults. [Pool.Sign],
+// [Pool.Decrypt] and the other one-shot operations of a pool recover
+// from lost sessions and stale handles on their own.
+//
 // # Login
 //
 // Login state belongs to the token, not to a session: one login serves
