@@ -485,8 +485,9 @@ func (s *Session) Derive(base Object, mech ck.Mechanism, template []ck.Attribute
 // DeriveECDH derives the shared secret of the EC private key priv and
 // the peer's public point (uncompressed, 0x04||X||Y, as
 // ecdh.PublicKey.Bytes returns it) with CKM_ECDH1_DERIVE and no KDF
-// (C_DeriveKey): the new key's value is the secret crypto/ecdh's
-// ECDH returns. The private key needs CKA_DERIVE.
+// (C_DeriveKey, then C_GetAttributeValue for the new key's identity):
+// the new key's value is the secret crypto/ecdh's ECDH returns. The
+// private key needs CKA_DERIVE.
 //
 // The new key is a session object (CKA_TOKEN false), a generic secret,
 // private, sensitive and not extractable, unless template says

@@ -123,7 +123,8 @@ func (p *Pool) Decrypt(ctx context.Context, key Object, mech ck.Mechanism, data 
 }
 
 // Find returns every object matching template on a pooled session
-// (Session.Find), on a fresh session if the first was lost.
+// (Session.Find: C_FindObjectsInit, C_FindObjects, C_FindObjectsFinal,
+// C_GetAttributeValue), on a fresh session if the first was lost.
 func (p *Pool) Find(ctx context.Context, template []ck.Attribute) ([]Object, error) {
 	var out []Object
 	err := p.Retry(ctx, func(s *Session) error {
@@ -135,7 +136,8 @@ func (p *Pool) Find(ctx context.Context, template []ck.Attribute) ([]Object, err
 }
 
 // FindOne returns the one object matching template on a pooled session
-// (Session.FindOne), on a fresh session if the first was lost.
+// (Session.FindOne: the functions of Find), on a fresh session if the
+// first was lost.
 func (p *Pool) FindOne(ctx context.Context, template []ck.Attribute) (Object, error) {
 	var out Object
 	err := p.Retry(ctx, func(s *Session) error {
