@@ -24,8 +24,12 @@ func checkFlags(t *testing.T, s *session.Session, o session.Object, want map[ck.
 // by default.
 var secure = map[ck.AttributeType]bool{
 	ck.CKA_TOKEN: true, ck.CKA_PRIVATE: true, ck.CKA_SENSITIVE: true, ck.CKA_EXTRACTABLE: false,
-	ck.CKA_ALWAYS_SENSITIVE: true, ck.CKA_NEVER_EXTRACTABLE: true, ck.CKA_LOCAL: true,
+	ck.CKA_ALWAYS_SENSITIVE: true, ck.CKA_NEVER_EXTRACTABLE: true,
 }
+
+// generated is what SoftHSM says of a key it generated (NSS 3.87 says
+// CKA_LOCAL false).
+var generated = map[ck.AttributeType]bool{ck.CKA_LOCAL: true}
 
 // Every usage flag of a private, public and secret key, false: each key
 // type turns on its own.
@@ -95,7 +99,7 @@ func TestGenerateDefaults(t *testing.T) {
 			assert.Equal(t, label, pub.Label)
 			assert.Len(t, priv.ID, 16, "a random 16-byte ID")
 			assert.Equal(t, priv.ID, pub.ID, "one ID for both halves")
-			checkFlags(t, s, priv, with(secure, noPrivateUsage, c.priv))
+			checkFlags(t, s, priv, with(secure, generated, noPrivateUsage, c.priv))
 			checkFlags(t, s, pub, with(map[ck.AttributeType]bool{ck.CKA_TOKEN: true, ck.CKA_PRIVATE: false}, noPublicUsage, c.pub))
 
 			// The value of a private key is out of reach.
@@ -119,7 +123,7 @@ func TestGenerateDefaults(t *testing.T) {
 			assert.Equal(t, ck.CKO_SECRET_KEY, k.Class)
 			assert.Equal(t, ck.CKK_AES, k.KeyType)
 			assert.Len(t, k.ID, 16)
-			checkFlags(t, s, k, with(secure, noSecretUsage, map[ck.AttributeType]bool{
+			checkFlags(t, s, k, with(secure, generated, noSecretUsage, map[ck.AttributeType]bool{
 				ck.CKA_ENCRYPT: true, ck.CKA_DECRYPT: true, ck.CKA_WRAP: true, ck.CKA_UNWRAP: true}))
 			n, err := values(t, s, k, ck.CKA_VALUE_LEN)[0].ULong()
 			require.NoError(t, err)
@@ -132,7 +136,7 @@ func TestGenerateDefaults(t *testing.T) {
 		destroy(k)
 		assert.Equal(t, ck.CKK_GENERIC_SECRET, k.KeyType)
 		assert.Equal(t, []byte("my id"), k.ID)
-		checkFlags(t, s, k, with(secure, noSecretUsage, map[ck.AttributeType]bool{
+		checkFlags(t, s, k, with(secure, generated, noSecretUsage, map[ck.AttributeType]bool{
 			ck.CKA_SIGN: true, ck.CKA_VERIFY: true}))
 		mac, err := s.HMAC(k, crypto.SHA384, message)
 		require.NoError(t, err)
