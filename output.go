@@ -28,6 +28,13 @@ func argsFit(f funcIndex, vs ...uint64) error {
 // CKR_BUFFER_TOO_SMALL, no length, and the operation ended, so that no
 // retry is possible. A little more room than announced costs nothing
 // with correct modules, which report the length they wrote.
+//
+// Other modules report the whole buffer as written: tpm2-pkcs11 1.9's
+// C_Encrypt with an RSA public key writes the ciphertext it announced
+// and leaves the length of the unused rest of the buffer in place, so
+// that 256 bytes of ciphertext come back as 256+fetchSlack. A module
+// that announced a length and then claims to have filled exactly the
+// larger buffer it was given is taken at its announcement.
 const fetchSlack = 64
 
 // fetch runs a function with a variable-length output under the
@@ -62,6 +69,8 @@ func fetchSized(f funcIndex, lenp []byte, n uint64, queried bool, do func(out []
 		rv := do(out)
 		got := getUL(lenp)
 		switch {
+		case rv == ck.CKR_OK && queried && n > 0 && got == size:
+			return out[:n], nil
 		case rv == ck.CKR_OK && got <= size:
 			return out[:got], nil
 		case rv == ck.CKR_OK:
