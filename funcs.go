@@ -1,5 +1,7 @@
 package pkcs11
 
+import "github.com/purepkcs11/pkcs11/ck"
+
 // Indexes of the functions in CK_FUNCTION_LIST_3_2, in table order. The first
 // 68 form the 2.x CK_FUNCTION_LIST, the first 92 CK_FUNCTION_LIST_3_0.
 const (
@@ -112,118 +114,20 @@ const (
 
 // Table sizes of each function-list version.
 const (
-	funcs2x = 68
-	funcs30 = 92
-	funcs32 = 104
+	funcs2x = ck.Functions240
+	funcs30 = ck.Functions30
+	funcs32 = ck.Functions32
 )
 
-// funcNames are the C names, indexed like the table.
-var funcNames = [numFuncs]string{
-	"C_Initialize",
-	"C_Finalize",
-	"C_GetInfo",
-	"C_GetFunctionList",
-	"C_GetSlotList",
-	"C_GetSlotInfo",
-	"C_GetTokenInfo",
-	"C_GetMechanismList",
-	"C_GetMechanismInfo",
-	"C_InitToken",
-	"C_InitPIN",
-	"C_SetPIN",
-	"C_OpenSession",
-	"C_CloseSession",
-	"C_CloseAllSessions",
-	"C_GetSessionInfo",
-	"C_GetOperationState",
-	"C_SetOperationState",
-	"C_Login",
-	"C_Logout",
-	"C_CreateObject",
-	"C_CopyObject",
-	"C_DestroyObject",
-	"C_GetObjectSize",
-	"C_GetAttributeValue",
-	"C_SetAttributeValue",
-	"C_FindObjectsInit",
-	"C_FindObjects",
-	"C_FindObjectsFinal",
-	"C_EncryptInit",
-	"C_Encrypt",
-	"C_EncryptUpdate",
-	"C_EncryptFinal",
-	"C_DecryptInit",
-	"C_Decrypt",
-	"C_DecryptUpdate",
-	"C_DecryptFinal",
-	"C_DigestInit",
-	"C_Digest",
-	"C_DigestUpdate",
-	"C_DigestKey",
-	"C_DigestFinal",
-	"C_SignInit",
-	"C_Sign",
-	"C_SignUpdate",
-	"C_SignFinal",
-	"C_SignRecoverInit",
-	"C_SignRecover",
-	"C_VerifyInit",
-	"C_Verify",
-	"C_VerifyUpdate",
-	"C_VerifyFinal",
-	"C_VerifyRecoverInit",
-	"C_VerifyRecover",
-	"C_DigestEncryptUpdate",
-	"C_DecryptDigestUpdate",
-	"C_SignEncryptUpdate",
-	"C_DecryptVerifyUpdate",
-	"C_GenerateKey",
-	"C_GenerateKeyPair",
-	"C_WrapKey",
-	"C_UnwrapKey",
-	"C_DeriveKey",
-	"C_SeedRandom",
-	"C_GenerateRandom",
-	"C_GetFunctionStatus",
-	"C_CancelFunction",
-	"C_WaitForSlotEvent",
-	"C_GetInterfaceList",
-	"C_GetInterface",
-	"C_LoginUser",
-	"C_SessionCancel",
-	"C_MessageEncryptInit",
-	"C_EncryptMessage",
-	"C_EncryptMessageBegin",
-	"C_EncryptMessageNext",
-	"C_MessageEncryptFinal",
-	"C_MessageDecryptInit",
-	"C_DecryptMessage",
-	"C_DecryptMessageBegin",
-	"C_DecryptMessageNext",
-	"C_MessageDecryptFinal",
-	"C_MessageSignInit",
-	"C_SignMessage",
-	"C_SignMessageBegin",
-	"C_SignMessageNext",
-	"C_MessageSignFinal",
-	"C_MessageVerifyInit",
-	"C_VerifyMessage",
-	"C_VerifyMessageBegin",
-	"C_VerifyMessageNext",
-	"C_MessageVerifyFinal",
-	"C_EncapsulateKey",
-	"C_DecapsulateKey",
-	"C_VerifySignatureInit",
-	"C_VerifySignature",
-	"C_VerifySignatureUpdate",
-	"C_VerifySignatureFinal",
-	"C_GetSessionValidationFlags",
-	"C_AsyncComplete",
-	"C_AsyncGetID",
-	"C_AsyncJoin",
-	"C_WrapKeyAuthenticated",
-	"C_UnwrapKeyAuthenticated",
-}
+// funcNames are the C names, indexed like the table: package ck keeps the
+// list, in the order of CK_FUNCTION_LIST_3_2.
+var funcNames = ck.FunctionNames
+
+// The table and ck's list have the same length.
+const (
+	_ = uint(len(ck.FunctionNames) - int(numFuncs))
+	_ = uint(int(numFuncs) - len(ck.FunctionNames))
+)
 
 // funcArgs names and classifies every parameter of every function, for
 // the call tracer. Derived from the parameter lists of pkcs11f.h.
