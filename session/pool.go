@@ -166,11 +166,18 @@ func (p *Pool) take(ctx context.Context) (*Session, error) {
 			break
 		}
 		if p.healthy(s) {
-			if err := p.login(ctx, s); err != nil {
-				p.discard(s)
+			err := p.login(ctx, s)
+			if err == nil {
+				return s, nil
+			}
+			p.discard(s)
+			if !isLost(err) {
 				return nil, err
 			}
-			return s, nil
+			// Closed behind the pool's back, as the other idle
+			// sessions likely are: try the next, or a new one.
+			p.replaced.Add(1)
+			continue
 		}
 		p.discard(s)
 		p.replaced.Add(1)

@@ -1,0 +1,165 @@
+package session_test
+
+import (
+	"crypto/elliptic"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/purepkcs11/pkcs11"
+	"github.com/purepkcs11/pkcs11/ck"
+	"github.com/purepkcs11/pkcs11/session"
+)
+
+// The tests in this file take the token away from a pool in the ways an
+// application sharing a token meets: its sessions closed, its login
+// ended, the token initialized again, each behind the pool's back,
+// through a Module of the same file (one loaded instance, so the same
+// C_ state). The pool's one-shot operations (Pool.Sign, Pool.Decrypt...)
+// must recover without the caller's help. Each test works on a token of
+// its own, initialized through the library in SoftHSM's free slot, so
+// that the other tests' tokens are left alone.
+
+// recoveryToken initializes SoftHSM's free slot as a token labelled
+// label, with the SO PIN of the tokens of TestMain and user PIN pin, and
+// returns its slot.
+func recoveryToken(t *testing.T, m *pkcs11.Module, label string, pin []byte) ck.SlotID {
+	t.Helper()
+	soPIN := hsm.Tokens[0].SOPIN
+	slots, err := m.GetSlotList(true)
+	require.NoError(t, err)
+	free, found := ck.SlotID(0), false
+	for _, sl := range slots {
+		if ti, err := m.GetTokenInfo(sl); err == nil && ti.Flags&ck.CKF_TOKEN_INITIALIZED == 0 {
+			free, found = sl, true
+		}
+	}
+	require.True(t, found, "SoftHSM has no free slot")
+	require.NoError(t, m.InitToken(free, soPIN, label))
+
+	// SoftHSM numbers slots by serial: find the token again.
+	slot := slotByLabel(t, m, label)
+	initPIN(t, m, slot, pin)
+	return slot
+}
+
+// slotByLabel returns the slot of the token labelled label.
+func slotByLabel(t *testing.T, m *pkcs11.Module, label string) ck.SlotID {
+	t.Helper()
+	slots, err := m.GetSlotList(true)
+	require.NoError(t, err)
+	for _, sl := range slots {
+		if ti, err := m.GetTokenInfo(sl); err == nil && ti.Label == label {
+			return sl
+		}
+	}
+	t.Fatalf("no token %q", label)
+	return 0
+}
+
+// initPIN sets the user PIN of the token in slot through an SO session
+// (C_Login as CKU_SO, C_InitPIN, C_Logout).
+func initPIN(t *testing.T, m *pkcs11.Module, slot ck.SlotID, pin []byte) {
+	t.Helper()
+	h, err := m.OpenSession(slot, ck.CKF_RW_SESSION)
+	require.NoError(t, err)
+	defer m.CloseSession(h)
+	require.NoError(t, m.Login(h, ck.CKU_SO, hsm.Tokens[0].SOPIN))
+	require.NoError(t, m.InitPIN(h, pin))
+	require.NoError(t, m.Logout(h))
+}
+
+// behind opens the module file of m again: the same loaded instance, as
+// another part of the application would have it.
+func behind(t *testing.T, m *pkcs11.Module) *pkcs11.Module {
+	t.Helper()
+	other, err := pkcs11.Open(m.Path())
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	return other
+}
+
+// fill makes the pool open n sessions and keep them idle.
+func fill(t *testing.T, p *session.Pool, n int) {
+	t.Helper()
+	var ss []*session.Session
+	for range n {
+		s, err := p.Get(ctx)
+		require.NoError(t, err)
+		ss = append(ss, s)
+	}
+	for _, s := range ss {
+		p.Put(s)
+	}
+	require.Equal(t, n, p.Stats().Idle)
+}
+
+// recoveryKey generates an EC P-256 token key pair with a pooled session.
+func recoveryKey(t *testing.T, p *session.Pool) (pub, priv session.Object) {
+	t.Helper()
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		var err error
+		pub, priv, err = s.GenerateEC("P-256", session.KeyLabel(uniqueLabel(t)))
+		return err
+	}))
+	return pub, priv
+}
+
+// signs checks that the pool signs with priv, the signature verified by
+// Go with the public key read from pub and by the token.
+func signs(t *testing.T, p *session.Pool, pub, priv session.Object) {
+	t.Helper()
+	digest := sha256.Sum256(message)
+	sig, err := p.Sign(ctx, priv, session.ECDSA(0), digest[:])
+	require.NoError(t, err)
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		// SoftHSM renumbers objects when the application's last
+		// session closes: find the public key again.
+		r, err := s.Resolve(pub)
+		if err == nil {
+			verifyECDSA(t, ecPublic(t, s, r, elliptic.P256()), digest[:], sig)
+		}
+		return err
+	}))
+	require.NoError(t, p.Verify(ctx, pub, session.ECDSA(0), digest[:], sig))
+}
+
+func TestRecoverClosedSessions(t *testing.T) {
+	m := softhsm(t)
+	pin := []byte("1111")
+	slot := recoveryToken(t, m, "recovery closed", pin)
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(pin), session.ReadWrite())
+	require.NoError(t, err)
+	defer p.Close()
+	pub, priv := recoveryKey(t, p)
+	signs(t, p, pub, priv)
+
+	// Several idle sessions, all closed behind the pool's back: the
+	// token also logs out, as the application's last session closed.
+	// Each stale session the pool tries is replaced; the caller sees
+	// none of it.
+	other := behind(t, m)
+	for _, op := range []string{"sign", "find", "verify"} {
+		fill(t, p, 4)
+		require.NoError(t, other.CloseAllSessions(slot))
+		before := p.Stats()
+		switch op {
+		case "sign":
+			signs(t, p, pub, priv)
+		case "find":
+			found, err := p.Find(ctx, []ck.Attribute{attr(ck.CKA_ID, priv.ID)})
+			require.NoError(t, err)
+			assert.Len(t, found, 2, "the private key is seen: logged in again")
+		case "verify":
+			digest := sha256.Sum256(message)
+			err := p.Verify(ctx, pub, session.ECDSA(0), digest[:], make([]byte, 64))
+			requireRV(t, err, ck.CKR_SIGNATURE_INVALID)
+		}
+		after := p.Stats()
+		assert.Greater(t, after.Replaced, before.Replaced, op)
+		assert.Zero(t, after.InUse, op)
+		assert.LessOrEqual(t, after.Open, after.Size, op)
+	}
+}
