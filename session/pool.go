@@ -217,17 +217,36 @@ func (p *Pool) openSession() (*Session, error) {
 	return &Session{m: p.m, h: h, slot: p.slot, tok: p.tok, pool: p, lastUsed: time.Now()}, nil
 }
 
-// healthy checks an idle session when it has been idle long enough.
+// healthy checks an idle session when it has been idle long enough: that
+// it is still open and, for a pool with a PIN, still logged in. A token
+// logged out behind the pool's back is logged in again by take.
 func (p *Pool) healthy(s *Session) bool {
 	if p.cfg.checkIdle < 0 || time.Since(s.lastUsed) < p.cfg.checkIdle {
 		return true
 	}
-	_, err := p.m.GetSessionInfo(s.h)
+	info, err := p.m.GetSessionInfo(s.h)
 	if err != nil && isLost(err) {
 		p.tok.forget()
 		return false
 	}
+	if err == nil && p.cfg.pin != nil && !loggedInState(info.State, p.cfg.user) {
+		p.tok.forget()
+	}
 	return err == nil
+}
+
+// relogin logs the token in again when the pool has a PIN and s shows
+// that the login is gone (C_GetSessionInfo, then C_Login).
+func (p *Pool) relogin(ctx context.Context, s *Session) error {
+	if p.cfg.pin == nil {
+		return nil
+	}
+	info, err := p.m.GetSessionInfo(s.h)
+	if err != nil || loggedInState(info.State, p.cfg.user) {
+		return nil
+	}
+	p.tok.forget()
+	return p.login(ctx, s)
 }
 
 // login logs the token in if the pool has a PIN and the token is not.

@@ -13,10 +13,11 @@ import (
 // login is replaced and the operation run again (Pool.Retry). A key
 // whose handle no longer names it (CKR_OBJECT_HANDLE_INVALID or
 // CKR_KEY_HANDLE_INVALID, after the token was initialized again, the key
-// replaced, or on modules whose handles are per session) is found again
-// by its identity (Session.Resolve), and the operation run once more
-// with it; the pool remembers the new handle for the next calls with the
-// same Object.
+// replaced, the token logged out, or on modules whose handles are per
+// session) is found again by its identity (Session.Resolve), logged in
+// again first if the session shows the login gone, and the operation run
+// once more with it; the pool remembers the new handle for the next calls
+// with the same Object.
 
 // objectKey is an Object as a map key.
 type objectKey struct {
@@ -65,6 +66,13 @@ func (p *Pool) withKey(ctx context.Context, key Object, fn func(*Session, Object
 		err := fn(s, k)
 		if err == nil || !isHandleInvalid(err) || !resolvable(key) {
 			return err
+		}
+		// A private key's handle also stops working when the token
+		// logged out behind the pool's back: SoftHSM says
+		// CKR_OBJECT_HANDLE_INVALID then, not CKR_USER_NOT_LOGGED_IN,
+		// and the key is found again only once logged in.
+		if lerr := p.relogin(ctx, s); lerr != nil {
+			return errors.Join(err, lerr)
 		}
 		r, rerr := s.refind(key)
 		if rerr != nil {

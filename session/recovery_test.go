@@ -163,3 +163,46 @@ func TestRecoverClosedSessions(t *testing.T) {
 		assert.LessOrEqual(t, after.Open, after.Size, op)
 	}
 }
+
+func TestRecoverLogout(t *testing.T) {
+	m := softhsm(t)
+	pin := []byte("2222")
+	slot := recoveryToken(t, m, "recovery logout", pin)
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(pin), session.ReadWrite())
+	require.NoError(t, err)
+	defer p.Close()
+	pub, priv := recoveryKey(t, p)
+	signs(t, p, pub, priv)
+	fill(t, p, 3)
+
+	// C_Logout through a session of the other Module: the pool's
+	// sessions stay open, public. SoftHSM then answers
+	// CKR_OBJECT_HANDLE_INVALID for the private key, not
+	// CKR_USER_NOT_LOGGED_IN, and forgets its handle for good.
+	logout := func() {
+		other := behind(t, m)
+		h, err := other.OpenSession(slot, 0)
+		require.NoError(t, err)
+		require.NoError(t, other.Logout(h))
+		require.NoError(t, other.CloseSession(h))
+	}
+	logout()
+	signs(t, p, pub, priv)
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		info, err := s.Info()
+		assert.Equal(t, ck.CKS_RW_USER_FUNCTIONS, info.State, "logged in again")
+		return err
+	}))
+
+	// A search right after a logout sees the public objects only; the
+	// pool checks its sessions' login state when it lends one that
+	// has been idle (WithIdleCheck, 0 here: every time).
+	q, err := session.NewPool(ctx, m, slot, session.WithPIN(pin), session.WithIdleCheck(0))
+	require.NoError(t, err)
+	defer q.Close()
+	fill(t, q, 2)
+	logout()
+	found, err := q.Find(ctx, []ck.Attribute{attr(ck.CKA_ID, priv.ID)})
+	require.NoError(t, err)
+	assert.Len(t, found, 2, "the private key is seen: logged in again")
+}
