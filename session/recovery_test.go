@@ -3,6 +3,7 @@ package session_test
 import (
 	"crypto/elliptic"
 	"crypto/sha256"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -205,4 +206,82 @@ func TestRecoverLogout(t *testing.T) {
 	found, err := q.Find(ctx, []ck.Attribute{attr(ck.CKA_ID, priv.ID)})
 	require.NoError(t, err)
 	assert.Len(t, found, 2, "the private key is seen: logged in again")
+}
+
+func TestRecoverReinitializedToken(t *testing.T) {
+	m := softhsm(t)
+	const label = "recovery reinit"
+	pin, newPIN := []byte("3333"), []byte("4444")
+	slot := recoveryToken(t, m, label, pin)
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(pin), session.ReadWrite())
+	require.NoError(t, err)
+	defer p.Close()
+	pub, priv := recoveryKey(t, p)
+	signs(t, p, pub, priv)
+	fill(t, p, 3)
+
+	// Behind the pool's back: the token initialized again with the SO
+	// PIN (C_InitToken needs every session closed), which destroys its
+	// objects and clears the user PIN. SoftHSM keeps the slot ID, which
+	// derives from the serial number, which stays.
+	other := behind(t, m)
+	require.NoError(t, other.CloseAllSessions(slot))
+	require.NoError(t, other.InitToken(slot, hsm.Tokens[0].SOPIN, label))
+	assert.Equal(t, slot, slotByLabel(t, other, label))
+
+	// No user PIN yet: the pool's login is refused, and said so.
+	digest := sha256.Sum256(message)
+	_, err = p.Sign(ctx, priv, session.ECDSA(0), digest[:])
+	requireRV(t, err, ck.CKR_USER_PIN_NOT_INITIALIZED)
+
+	// A new user PIN: the pool's old one is refused, and not tried
+	// again (tokens lock after a few tries) until SetPIN gives the new
+	// one.
+	initPIN(t, other, slot, newPIN)
+	_, err = p.Sign(ctx, priv, session.ECDSA(0), digest[:])
+	requireRV(t, err, ck.CKR_PIN_INCORRECT)
+	loginErrs := p.Stats().LoginErr
+	_, err = p.Sign(ctx, priv, session.ECDSA(0), digest[:])
+	requireRV(t, err, ck.CKR_PIN_INCORRECT)
+	assert.ErrorContains(t, err, "not trying a PIN the token refused")
+	assert.Equal(t, loginErrs+1, p.Stats().LoginErr, "the refused PIN is not sent again")
+	p.SetPIN(newPIN)
+
+	// The old key is gone with the old token: the Object fails with the
+	// handle's error and why it could not be found again. No panic, no
+	// signature by another key.
+	_, err = p.Sign(ctx, priv, session.ECDSA(0), digest[:])
+	requireRV(t, err, ck.CKR_KEY_HANDLE_INVALID, ck.CKR_OBJECT_HANDLE_INVALID)
+	assert.ErrorIs(t, err, session.ErrNotFound)
+	err = p.Verify(ctx, pub, session.ECDSA(0), digest[:], make([]byte, 64))
+	assert.ErrorIs(t, err, session.ErrNotFound)
+
+	// Sessions and login are back: new keys work at once.
+	pub2, priv2 := recoveryKey(t, p)
+	signs(t, p, pub2, priv2)
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		info, err := s.Info()
+		assert.Equal(t, ck.CKS_RW_USER_FUNCTIONS, info.State)
+		return err
+	}))
+
+	// A key made since with the old key's identity is a different key:
+	// the old Object finds it (by CKA_ID and label), which is what
+	// Resolve promises; its signatures verify with the new key only.
+	var copyPriv session.Object
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		var err error
+		_, copyPriv, err = s.GenerateEC("P-256", session.KeyLabel(priv.Label), session.KeyID(priv.ID))
+		return err
+	}))
+	sig, err := p.Sign(ctx, priv, session.ECDSA(0), digest[:])
+	require.NoError(t, err)
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		pubs, err := s.Find([]ck.Attribute{attr(ck.CKA_ID, copyPriv.ID), attr(ck.CKA_CLASS, ck.CKO_PUBLIC_KEY)})
+		if err != nil || len(pubs) != 1 {
+			return errors.Join(err, errors.New("want one public key with the copied ID"))
+		}
+		verifyECDSA(t, ecPublic(t, s, pubs[0], elliptic.P256()), digest[:], sig)
+		return nil
+	}))
 }
