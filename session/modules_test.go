@@ -476,6 +476,12 @@ var moduleSuite = []moduleCase{
 
 			_, err = s.Decrypt(x.rsaPriv, mech, flip(ct, 77))
 			assert.Error(t, err)
+			// The failed decryption may stay active (tpm2-pkcs11, whose
+			// one operation per session includes searches): a search on
+			// the session ends it and goes on.
+			found, err := s.Find([]ck.Attribute{attr(ck.CKA_ID, x.rsaPriv.ID)})
+			require.NoError(t, err)
+			assert.Len(t, found, 2)
 		}
 	}},
 

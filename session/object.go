@@ -229,6 +229,13 @@ func (s *Session) FindIter(template []ck.Attribute, batch int) iter.Seq2[ck.Obje
 			s.m.FindObjectsFinal(s.h)
 			err = s.m.FindObjectsInit(s.h, template)
 		}
+		if errors.Is(err, ck.CKR_OPERATION_ACTIVE) {
+			// tpm2-pkcs11 keeps one operation per session for every
+			// kind, searches included, and leaves a failed one active:
+			// end whatever is in the way (crypto.go).
+			s.endAll(kindSign)
+			err = s.m.FindObjectsInit(s.h, template)
+		}
 		if err != nil {
 			yield(0, s.wrap("find "+TemplateString(template), err))
 			return
