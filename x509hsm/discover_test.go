@@ -210,9 +210,9 @@ func ecPublicOf(t testing.TB, s *session.Session, pub session.Object) crypto.Pub
 
 // labels returns the labels of entries, in order.
 func labels(es []*x509hsm.Entry) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.Label()
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Label())
 	}
 	return out
 }

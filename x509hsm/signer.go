@@ -12,7 +12,6 @@ import (
 	"crypto/subtle"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"io"
 
@@ -319,8 +318,9 @@ var digestInfoPrefixes = func() map[crypto.Hash][]byte {
 // With rsa.PKCS1v15DecryptOptions.SessionKeyLen set, Decrypt behaves as
 // rsa.DecryptPKCS1v15SessionKey: a ciphertext the token refuses, or
 // whose plaintext has another length, gives random bytes of that length
-// and no error. The token's answer still takes a time of its own:
-// whether that leaks anything depends on the token.
+// and no error, whatever the token answered. The token's answer still
+// takes a time of its own: whether that leaks anything depends on the
+// token.
 type Decrypter struct{ e *Entry }
 
 // Decrypter returns the entry's private key as a crypto.Decrypter. It
@@ -374,7 +374,11 @@ func (d *Decrypter) decrypt(mech ck.Mechanism, ciphertext []byte) ([]byte, error
 	return pt, nil
 }
 
-// sessionKey is DecryptPKCS1v15SessionKey on the token.
+// sessionKey is DecryptPKCS1v15SessionKey on the token. Failures
+// before the token is asked (no PIN, no key, closed entry) are
+// returned; any failure of the decryption itself gives the random key,
+// since tokens report bad padding variously (SoftHSM with
+// CKR_GENERAL_ERROR).
 func (d *Decrypter) sessionKey(rnd io.Reader, ciphertext []byte, n int) ([]byte, error) {
 	if rnd == nil {
 		rnd = rand.Reader
@@ -383,10 +387,12 @@ func (d *Decrypter) sessionKey(rnd io.Reader, ciphertext []byte, n int) ([]byte,
 	if _, err := io.ReadFull(rnd, key); err != nil {
 		return nil, err
 	}
-	pt, err := d.decrypt(session.RSAPKCS1v15(0), ciphertext)
-	if err != nil && !isDataError(err) {
+	ctx := context.Background()
+	k, pool, err := d.e.privateKey(ctx)
+	if err != nil {
 		return nil, err
 	}
+	pt, err := pool.Decrypt(ctx, k, session.RSAPKCS1v15(0), ciphertext)
 	ok := subtle.ConstantTimeEq(int32(len(pt)), int32(n)) & boolToInt(err == nil)
 	if len(pt) == n {
 		subtle.ConstantTimeCopy(ok, key, pt)
@@ -400,18 +406,6 @@ func boolToInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// isDataError reports whether a decryption failed because of its
-// input, rather than the key, session or token.
-func isDataError(err error) bool {
-	for _, rv := range []ck.RV{ck.CKR_ENCRYPTED_DATA_INVALID, ck.CKR_ENCRYPTED_DATA_LEN_RANGE,
-		ck.CKR_DATA_INVALID, ck.CKR_DATA_LEN_RANGE} {
-		if errors.Is(err, rv) {
-			return true
-		}
-	}
-	return false
 }
 
 // ECDH returns the shared secret of the entry's EC private key and the
