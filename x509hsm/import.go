@@ -40,7 +40,8 @@ type ImportRequest struct {
 	// certificate alone. It is stored with its public key.
 	Key crypto.PrivateKey
 	// Chain are issuer certificates to store too, each as a certificate
-	// object of its own without a key, unless the token has it already.
+	// object of its own without a key, labelled with its subject's
+	// common name, unless the token has it already.
 	Chain []*x509.Certificate
 	// ID is the CKA_ID of every object stored for Certificate; nil for
 	// the certificate's subject key ID, or the SHA-1 of its public key
@@ -104,14 +105,12 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (*Entry, error) {
 		return nil, ts.errorf("import: %w", err)
 	}
 
-	steps, err := importSteps(req, id)
+	steps, secrets, err := importSteps(req, id)
 	defer func() {
-		for _, st := range steps {
-			if st.secret {
-				for _, a := range st.template {
-					clear(a.Value)
-				}
-			}
+		// The private key's components, in slices made for the
+		// template; nothing else of the templates is ours to clear.
+		for _, b := range secrets {
+			clear(b)
 		}
 	}()
 	if err != nil {
@@ -122,8 +121,14 @@ func (s *Store) Import(ctx context.Context, req ImportRequest) (*Entry, error) {
 		if c == nil || bytes.Equal(c.Raw, cert.Raw) || s.hasCert(ts, c) {
 			continue
 		}
+		// Each its own label: NSS takes labels for nicknames, one per
+		// subject.
+		label := c.Subject.CommonName
+		if label == "" {
+			label = c.Subject.String()
+		}
 		steps = append(steps, step{name: fmt.Sprintf("creating the certificate object of %q", c.Subject.String()),
-			template: certTemplateOf(c, defaultID(c), req.Label, nil), cert: c})
+			kind: ck.CKO_CERTIFICATE, template: certTemplateOf(c, defaultID(c), label, nil), cert: c})
 	}
 
 	created, err := ts.create(ctx, pool, steps)
@@ -241,19 +246,21 @@ type step struct {
 	name     string
 	kind     ck.ObjectClass
 	template []ck.Attribute
-	secret   bool              // the template holds key material
 	cert     *x509.Certificate // for certificate objects
 }
 
 // importSteps returns the objects Import creates for req's certificate
-// and key.
-func importSteps(req ImportRequest, id []byte) ([]step, error) {
+// and key, and the slices of the templates that hold the private key's
+// secrets, for the caller to clear.
+func importSteps(req ImportRequest, id []byte) ([]step, [][]byte, error) {
 	cert := req.Certificate
 	var steps []step
+	var secrets [][]byte
 	if req.Key != nil {
-		priv, pub, err := keyTemplates(req.Key, req.ECDH)
+		priv, pub, sec, err := keyTemplates(req.Key, req.ECDH)
+		secrets = sec
 		if err != nil {
-			return nil, err
+			return nil, secrets, err
 		}
 		common := []ck.Attribute{
 			{Type: ck.CKA_ID, Value: id},
@@ -263,12 +270,12 @@ func importSteps(req ImportRequest, id []byte) ([]step, error) {
 		priv = mergeAttrs(append(priv, common...), req.PrivateKeyAttributes)
 		pub = mergeAttrs(append(pub, common...), req.PublicKeyAttributes)
 		steps = append(steps,
-			step{name: "creating the private key object", kind: ck.CKO_PRIVATE_KEY, template: priv, secret: true},
+			step{name: "creating the private key object", kind: ck.CKO_PRIVATE_KEY, template: priv},
 			step{name: "creating the public key object", kind: ck.CKO_PUBLIC_KEY, template: pub})
 	}
 	steps = append(steps, step{name: "creating the certificate object", kind: ck.CKO_CERTIFICATE,
 		template: certTemplateOf(cert, id, req.Label, req.CertificateAttributes), cert: cert})
-	return steps, nil
+	return steps, secrets, nil
 }
 
 // certTemplateOf returns the template of a certificate object.
@@ -289,8 +296,9 @@ func certTemplateOf(c *x509.Certificate, id []byte, label string, extra []ck.Att
 }
 
 // keyTemplates returns the templates of the private and public key
-// objects of key, without ID, label and subject.
-func keyTemplates(key crypto.PrivateKey, derive bool) (priv, pub []ck.Attribute, err error) {
+// objects of key, without ID, label and subject, and the slices of priv
+// that hold secrets (made for it, for the caller to clear).
+func keyTemplates(key crypto.PrivateKey, derive bool) (priv, pub []ck.Attribute, secrets [][]byte, err error) {
 	b := func(t ck.AttributeType, v bool) ck.Attribute { return ck.MustAttribute(t, v) }
 	priv = []ck.Attribute{
 		ck.MustAttribute(ck.CKA_CLASS, ck.CKO_PRIVATE_KEY),
@@ -306,11 +314,15 @@ func keyTemplates(key crypto.PrivateKey, derive bool) (priv, pub []ck.Attribute,
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
 		if len(k.Primes) != 2 {
-			return nil, nil, fmt.Errorf("RSA keys with %d primes are not supported", len(k.Primes))
+			return nil, nil, nil, fmt.Errorf("RSA keys with %d primes are not supported", len(k.Primes))
 		}
 		k.Precompute()
 		num := func(t ck.AttributeType, n interface{ Bytes() []byte }) ck.Attribute {
-			return ck.Attribute{Type: t, Value: n.Bytes()}
+			b := n.Bytes()
+			if t != ck.CKA_MODULUS {
+				secrets = append(secrets, b)
+			}
+			return ck.Attribute{Type: t, Value: b}
 		}
 		e := ck.MustAttribute(ck.CKA_PUBLIC_EXPONENT, big.NewInt(int64(k.E)))
 		priv = append(priv,
@@ -328,15 +340,16 @@ func keyTemplates(key crypto.PrivateKey, derive bool) (priv, pub []ck.Attribute,
 	case *ecdsa.PrivateKey:
 		c, ok := ck.CurveByName(k.Curve.Params().Name)
 		if !ok {
-			return nil, nil, fmt.Errorf("unsupported curve %s", k.Curve.Params().Name)
+			return nil, nil, nil, fmt.Errorf("unsupported curve %s", k.Curve.Params().Name)
 		}
 		d, err := k.Bytes()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+		secrets = append(secrets, d)
 		point, err := k.PublicKey.Bytes()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, secrets, err
 		}
 		priv = append(priv,
 			ck.MustAttribute(ck.CKA_KEY_TYPE, ck.CKK_EC), b(ck.CKA_DECRYPT, false), b(ck.CKA_DERIVE, derive),
@@ -348,21 +361,23 @@ func keyTemplates(key crypto.PrivateKey, derive bool) (priv, pub []ck.Attribute,
 			ck.Attribute{Type: ck.CKA_EC_POINT, Value: ck.EncodeECPoint(point)})
 	case ed25519.PrivateKey:
 		if len(k) != ed25519.PrivateKeySize {
-			return nil, nil, fmt.Errorf("Ed25519 private key of %d bytes", len(k))
+			return nil, nil, nil, fmt.Errorf("Ed25519 private key of %d bytes", len(k))
 		}
 		c, _ := ck.CurveByName("Ed25519")
+		seed := k.Seed()
+		secrets = append(secrets, seed)
 		priv = append(priv,
 			ck.MustAttribute(ck.CKA_KEY_TYPE, ck.CKK_EC_EDWARDS), b(ck.CKA_DECRYPT, false), b(ck.CKA_DERIVE, false),
 			ck.Attribute{Type: ck.CKA_EC_PARAMS, Value: c.ECParams()},
-			ck.Attribute{Type: ck.CKA_VALUE, Value: k.Seed()})
+			ck.Attribute{Type: ck.CKA_VALUE, Value: seed})
 		pub = append(pub,
 			ck.MustAttribute(ck.CKA_KEY_TYPE, ck.CKK_EC_EDWARDS), b(ck.CKA_ENCRYPT, false),
 			ck.Attribute{Type: ck.CKA_EC_PARAMS, Value: c.ECParams()},
 			ck.Attribute{Type: ck.CKA_EC_POINT, Value: ck.EncodeECPoint(k.Public().(ed25519.PublicKey))})
 	default:
-		return nil, nil, fmt.Errorf("unsupported private key type %T", key)
+		return nil, nil, nil, fmt.Errorf("unsupported private key type %T", key)
 	}
-	return priv, pub, nil
+	return priv, pub, secrets, nil
 }
 
 // mergeAttrs returns defaults with each attribute whose type is in over
@@ -434,13 +449,25 @@ func (ts *tokenState) dropPIN(p *sealedPIN) {
 // create creates the objects of steps in order on one session of pool.
 // If a step fails, it destroys what it created and returns an error
 // naming the step (and what could not be destroyed, if anything).
+//
+// A failed C_CreateObject may itself leave an object behind: SoftHSM
+// 2.6 does when an attribute of the template is refused after it made
+// the object (CKR_ATTRIBUTE_TYPE_INVALID, CKR_ATTRIBUTE_READ_ONLY, a bad
+// CKA_START_DATE, ...), and returns no handle for it. So before each
+// step the handles of the objects of its class are listed, and after a
+// failure the objects of that class that appeared in the meantime and
+// carry no label or CKA_ID other than the step's are destroyed too.
 func (ts *tokenState) create(ctx context.Context, pool *session.Pool, steps []step) ([]session.Object, error) {
 	var created []session.Object
 	var leftover []string
 	err := pool.Do(ctx, func(s *session.Session) error {
 		for _, st := range steps {
+			before, berr := classHandles(s, st.kind)
 			o, err := s.Create(st.template)
 			if err != nil {
+				if berr == nil {
+					leftover = append(leftover, sweep(s, st, before)...)
+				}
 				for i := len(created) - 1; i >= 0; i-- {
 					if derr := s.Destroy(created[i].Handle); derr != nil {
 						leftover = append(leftover, fmt.Sprintf("%s (%v)", strings.TrimPrefix(steps[i].name, "creating the "), derr))
@@ -459,6 +486,52 @@ func (ts *tokenState) create(ctx context.Context, pool *session.Pool, steps []st
 		return nil, err
 	}
 	return created, nil
+}
+
+// classHandles returns the handles of the objects of class the session
+// sees.
+func classHandles(s *session.Session, class ck.ObjectClass) (map[ck.ObjectHandle]bool, error) {
+	hs := make(map[ck.ObjectHandle]bool)
+	for h, err := range s.FindIter([]ck.Attribute{ck.MustAttribute(ck.CKA_CLASS, class)}, 256) {
+		if err != nil {
+			return nil, err
+		}
+		hs[h] = true
+	}
+	return hs, nil
+}
+
+// sweep destroys what a failed creation of st left behind: objects of
+// its class not in before whose label and CKA_ID are empty or st's. It
+// returns what it failed to destroy.
+func sweep(s *session.Session, st step, before map[ck.ObjectHandle]bool) []string {
+	var id, label []byte
+	for _, a := range st.template {
+		switch a.Type {
+		case ck.CKA_ID:
+			id = a.Value
+		case ck.CKA_LABEL:
+			label = a.Value
+		}
+	}
+	after, err := classHandles(s, st.kind)
+	if err != nil {
+		return nil
+	}
+	var left []string
+	for h := range after {
+		if before[h] {
+			continue
+		}
+		o, err := s.Object(h)
+		if err != nil || len(o.ID) > 0 && !bytes.Equal(o.ID, id) || o.Label != "" && o.Label != string(label) {
+			continue // not ours to destroy
+		}
+		if err := s.Destroy(h); err != nil {
+			left = append(left, fmt.Sprintf("an object the failed step made (%v)", err))
+		}
+	}
+	return left
 }
 
 // publicKeysEqual reports whether a and b are the same public key.
