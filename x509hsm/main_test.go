@@ -3,9 +3,14 @@ package x509hsm
 import (
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
+	"github.com/purepkcs11/pkcs11"
+	"github.com/purepkcs11/pkcs11/ck"
 	"github.com/purepkcs11/pkcs11/internal/p11test"
+	"github.com/purepkcs11/pkcs11/session"
+	"github.com/purepkcs11/pkcs11/token"
 )
 
 // SoftHSM reads its configuration once per process, at C_Initialize, so
@@ -42,4 +47,48 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// PINTokenPIN is the user PIN of token TokPIN, changed from the default
+// to a value that cannot occur by chance, so that tests can look for it
+// in memory.
+var PINTokenPIN = []byte("x509hsm-PIN-4f7c1e9a2b")
+
+var (
+	pinOnce sync.Once
+	pinErr  error
+)
+
+// SetUpPINToken gives token TokPIN the user PIN PINTokenPIN and a P-256
+// key pair labelled "pin-key", once per process, and leaves the token
+// logged out.
+func SetUpPINToken(m *pkcs11.Module) error {
+	pinOnce.Do(func() { pinErr = setUpPINToken(m) })
+	return pinErr
+}
+
+func setUpPINToken(m *pkcs11.Module) error {
+	snap, err := token.Discover(m)
+	if err != nil {
+		return err
+	}
+	tok, err := snap.Token(token.Label(TokPIN))
+	if err != nil {
+		return err
+	}
+	s, err := session.Open(m, tok.SlotID, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Login(ck.CKU_USER, []byte("1234")); err != nil {
+		return err
+	}
+	if err := m.SetPIN(s.Handle(), []byte("1234"), PINTokenPIN); err != nil {
+		return err
+	}
+	if _, _, err := s.GenerateEC("P-256", session.KeyLabel("pin-key")); err != nil {
+		return err
+	}
+	return s.Logout()
 }
