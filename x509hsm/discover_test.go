@@ -417,3 +417,45 @@ func TestDiscoveryErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "x509hsm: "))
 }
+
+// TestSynthetic checks the synthetic certificates of keys this package
+// cannot otherwise describe: labels that are not UTF-8, keys without
+// label or ID, and that the same key always gets the same certificate.
+func TestSynthetic(t *testing.T) {
+	m := softhsm(t)
+	raw := userSession(t, m, x509hsm.TokWork)
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		label string
+		id    []byte
+	}{
+		{"bad \xff label", []byte{0x5a, 1}},
+		{"", []byte{0x5a, 2}},
+	} {
+		tmpl := []ck.Attribute{
+			attr(ck.CKA_CLASS, ck.CKO_PUBLIC_KEY), attr(ck.CKA_KEY_TYPE, ck.CKK_EC_EDWARDS),
+			attr(ck.CKA_TOKEN, true), {Type: ck.CKA_LABEL, Value: []byte(c.label)}, {Type: ck.CKA_ID, Value: c.id},
+			{Type: ck.CKA_EC_PARAMS, Value: mustCurve("Ed25519").ECParams()},
+			{Type: ck.CKA_EC_POINT, Value: ck.EncodeECPoint(pub)},
+		}
+		_, err := raw.Create(tmpl)
+		require.NoError(t, err)
+	}
+	s1 := workStore(t, m)
+	s2 := workStore(t, m)
+	for _, c := range []struct{ id, cn string }{{"5a01", "synthetic: bad \uFFFD label"}, {"5a02", "synthetic: 5a02"}} {
+		e1, err := s1.FindOne(x509hsm.ByID(c.id))
+		require.NoError(t, err)
+		e2, err := s2.FindOne(x509hsm.ByID(c.id))
+		require.NoError(t, err)
+		cert := e1.Certificate()
+		assert.Equal(t, c.cn, cert.Subject.CommonName)
+		assert.Equal(t, []string{x509hsm.SyntheticOU}, cert.Subject.OrganizationalUnit)
+		assert.Equal(t, cert.Raw, e2.Certificate().Raw, "the same key, the same certificate")
+		assert.True(t, x509hsm.IsSynthetic(cert))
+		assert.True(t, pub.Equal(cert.PublicKey))
+	}
+	assert.False(t, x509hsm.IsSynthetic(newCA(t, "real").cert))
+	assert.False(t, x509hsm.IsSynthetic(nil))
+}

@@ -49,6 +49,11 @@
 // was lost, and wipe them on Close. Nothing prints them: entries and
 // stores format as descriptions.
 //
+// A store reads its tokens once, at Open, and follows the objects its
+// own operations make and destroy, but not the tokens that come and go
+// nor what other programs change: for those, open a new store
+// (token.Watch tells when tokens change).
+//
 // # Concurrency
 //
 // Stores, entries, signers and decrypters are safe for concurrent use.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -82,7 +83,7 @@ func synthesize(pub crypto.PublicKey, label string, id []byte) (*x509.Certificat
 	if err != nil {
 		return nil, err
 	}
-	name := label
+	name := strings.ToValidUTF8(label, "\uFFFD")
 	if name == "" && len(id) > 0 {
 		name = hex.EncodeToString(id)
 	}
