@@ -25,7 +25,11 @@ import (
 // and Ed25519 keys ed25519.PublicKey instead.
 //
 // Such keys sign on the token like the others, but crypto/x509 can
-// neither parse nor create certificates for them: see [Entry].
+// neither parse nor create certificates for them: their entries have
+// synthetic certificates (built by this package, which crypto/x509
+// could not parse), no CSR or certificate can be made for them, and a
+// certificate for such a key on a token is reported by discovery as
+// unparseable.
 type ECPublicKey struct {
 	// Curve is the key's curve.
 	Curve ck.Curve

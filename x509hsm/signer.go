@@ -313,7 +313,8 @@ var digestInfoPrefixes = func() map[crypto.Hash][]byte {
 // Decrypt takes nil or *rsa.PKCS1v15DecryptOptions for PKCS #1 v1.5
 // (CKM_RSA_PKCS), and *rsa.OAEPOptions for OAEP (CKM_RSA_PKCS_OAEP)
 // with its hash, MGF1 hash (the same hash when zero) and label. Tokens
-// differ in the OAEP hashes they accept: SoftHSM 2.6 only SHA-1.
+// differ in the OAEP parameters they accept: SoftHSM 2.6 only SHA-1
+// without a label, NSS any SHA-1 or SHA-2 hash with a label.
 //
 // With rsa.PKCS1v15DecryptOptions.SessionKeyLen set, Decrypt behaves as
 // rsa.DecryptPKCS1v15SessionKey: a ciphertext the token refuses, or
@@ -333,7 +334,7 @@ func (d *Decrypter) Public() crypto.PublicKey { return d.e.Public() }
 var _ crypto.Decrypter = (*Decrypter)(nil)
 
 // Decrypt decrypts ciphertext with the entry's RSA private key on the
-// token. rand is used only for SessionKeyLen (crypto/rand when nil).
+// token. rnd is used only for SessionKeyLen (crypto/rand when nil).
 func (d *Decrypter) Decrypt(rnd io.Reader, ciphertext []byte, opts crypto.DecrypterOpts) ([]byte, error) {
 	if kindOf(d.e.Public()) != kindRSA {
 		return nil, d.e.errorf("decrypt: %s keys do not decrypt", describeKey(d.e.Public()))

@@ -17,7 +17,9 @@ import (
 var (
 	// ErrNoPIN is matched by the errors of operations that need the
 	// token logged in when no PIN is known for it: give one with
-	// Entry.SetPIN or WithPIN.
+	// Entry.SetPIN or WithPIN. A store uses private keys only with a
+	// PIN it knows, also when other code has logged the token in, so
+	// that it can log in again when the token logs out.
 	ErrNoPIN = errors.New("x509hsm: no PIN known for the token")
 	// ErrNoPrivateKey is matched when the entry has no private key on
 	// its token.

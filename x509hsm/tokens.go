@@ -118,8 +118,8 @@ var errOtherPIN = fmt.Errorf("the token is logged in with another PIN: %w", ck.C
 // When the token is not logged in, pin is checked with one C_Login
 // through the session package's login state, which records a refusal
 // so that nothing tries that PIN again. When it is logged in already, a
-// PIN differs from the one it was logged in with is refused without a
-// call; if the login was made by other code, the PIN cannot be checked
+// PIN that differs from the one it was logged in with is refused without
+// a call; if the login was made by other code, the PIN cannot be checked
 // until the next login.
 func (ts *tokenState) login(ctx context.Context, pin []byte, sealed *sealedPIN) error {
 	ts.mu.Lock()
