@@ -14,15 +14,36 @@ func (m *Module) opInit(f funcIndex, s ck.SessionHandle, mech *ck.Mechanism, key
 	if err != nil {
 		return errorf(f, "%v", err)
 	}
-	a := newArena(n)
-	defer a.free()
+	nested := hasNestedData(mech.Parameter)
+	var a arena
+	if nested {
+		// Kept after the call (see keepParams): not from the pool.
+		a = arena{buf: make([]byte, n+arenaSlack), size: n}
+	} else {
+		a = newArena(n)
+		defer a.free()
+	}
 	off, wb, err := a.mechanism(mech)
 	if err != nil {
 		return err
 	}
 	rv := m.call3(f, uintptr(s), uintptr(a.ptr(off)), uintptr(key))
 	a.copyBack(wb)
+	if nested {
+		m.inst.keepParams(s, f, a.buf, rv == ck.CKR_OK)
+	}
 	return check(f, rv)
+}
+
+// hasNestedData reports whether a parameter points to more data (an OAEP
+// label, a GCM IV and AAD, ...), which some modules read after the Init
+// call returned.
+func hasNestedData(p ck.Parameter) bool {
+	switch p.(type) {
+	case nil, ck.RawParameter, *ck.RSAPKCSPSSParams, *ck.AESCTRParams:
+		return false
+	}
+	return true
 }
 
 // transform calls a function of the form (session, in, inLen, out,
@@ -115,14 +136,19 @@ func (m *Module) DecryptInit(s ck.SessionHandle, mech ck.Mechanism, key ck.Objec
 	return m.opInit(fnDecryptInit, s, &mech, key)
 }
 
-// Decrypt decrypts data in one part (C_Decrypt).
+// Decrypt decrypts data in one part (C_Decrypt). The plain text is never
+// longer than the cipher text, so the call offers a buffer of that size
+// and makes no size query: tpm2-pkcs11 decrypts on a size query and moves
+// a CBC chain on, so the real call then returns a wrong first block.
 func (m *Module) Decrypt(s ck.SessionHandle, data []byte) ([]byte, error) {
-	return m.transform(fnDecrypt, s, data)
+	return m.transformNoQuery(fnDecrypt, s, data)
 }
 
-// DecryptUpdate continues a multi-part decryption (C_DecryptUpdate).
+// DecryptUpdate continues a multi-part decryption (C_DecryptUpdate). Its
+// output is at most the part and a block held back from an earlier one,
+// so, as with Decrypt, no size query is made.
 func (m *Module) DecryptUpdate(s ck.SessionHandle, part []byte) ([]byte, error) {
-	return m.transform(fnDecryptUpdate, s, part)
+	return m.transformNoQuery(fnDecryptUpdate, s, part)
 }
 
 // DecryptFinal ends a multi-part decryption (C_DecryptFinal).
@@ -195,9 +221,27 @@ func (m *Module) SignUpdate(s ck.SessionHandle, part []byte) error {
 	return m.feed(fnSignUpdate, s, part)
 }
 
-// SignFinal ends a multi-part signature and returns it (C_SignFinal).
+// signFinalGuess is the buffer SignFinal offers first: room for any RSA
+// signature up to 32768 bits and any ML-DSA signature. A larger one is
+// asked for again with the length the module reports.
+const signFinalGuess = 8192 - fetchSlack
+
+// SignFinal ends a multi-part signature and returns it (C_SignFinal). It
+// makes no size query: tpm2-pkcs11 drops the data hashed so far when asked
+// for the length, and the real call then signs the empty message.
 func (m *Module) SignFinal(s ck.SessionHandle) ([]byte, error) {
-	return m.final(fnSignFinal, s)
+	if err := argsFit(fnSignFinal, uint64(s)); err != nil {
+		return nil, err
+	}
+	a := newArena(8)
+	defer a.free()
+	sig, err := fetchSized(fnSignFinal, a.buf[:8], signFinalGuess, false, func(out []byte) ck.RV {
+		return m.call3(fnSignFinal, uintptr(s), uintptr(outPtr(out)), uintptr(a.ptr(0)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), sig...), nil
 }
 
 // SignRecoverInit starts a signature with data recovery
