@@ -41,9 +41,51 @@ type instance struct {
 	initArgs []byte // kept alive: modules may keep pReserved
 	ownsInit bool   // C_Initialize returned CKR_OK for us
 	refs     int
+	// params holds, per session and *Init function, the memory of the last
+	// mechanism parameter that points to more data. PKCS#11 lets a module
+	// forget the parameter when the Init call returns, but opencryptoki
+	// 3.8 copies the CK_RSA_PKCS_OAEP_PARAMS and reads the label it points
+	// to only in C_Decrypt; the memory must still hold it then.
+	paramsMu sync.Mutex
+	params   map[paramKey][]byte
 	// waiting counts blocking C_WaitForSlotEvent calls in flight: C_Finalize
 	// wakes them, and the library is not unloaded under their feet.
 	waiting atomic.Int32
+}
+
+type paramKey struct {
+	s ck.SessionHandle
+	f funcIndex
+}
+
+// keepParams keeps buf, the memory of the mechanism parameter passed to
+// the Init function f on session s, until the next Init of the same kind
+// on s or the session's end. With ok false (the Init failed) it only
+// drops what was kept.
+func (inst *instance) keepParams(s ck.SessionHandle, f funcIndex, buf []byte, ok bool) {
+	inst.paramsMu.Lock()
+	defer inst.paramsMu.Unlock()
+	k := paramKey{s, f}
+	if !ok {
+		delete(inst.params, k)
+		return
+	}
+	if inst.params == nil {
+		inst.params = make(map[paramKey][]byte)
+	}
+	inst.params[k] = buf
+}
+
+// dropParams forgets the parameters kept for session s, or for every
+// session when all is set.
+func (inst *instance) dropParams(s ck.SessionHandle, all bool) {
+	inst.paramsMu.Lock()
+	defer inst.paramsMu.Unlock()
+	for k := range inst.params {
+		if all || k.s == s {
+			delete(inst.params, k)
+		}
+	}
 }
 
 // unloadGrace is how long Close waits for blocked C_WaitForSlotEvent calls

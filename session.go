@@ -27,7 +27,11 @@ func (m *Module) CloseSession(s ck.SessionHandle) error {
 	if err := argsFit(fnCloseSession, uint64(s)); err != nil {
 		return err
 	}
-	return check(fnCloseSession, m.call1(fnCloseSession, uintptr(s)))
+	rv := m.call1(fnCloseSession, uintptr(s))
+	if rv == ck.CKR_OK || rv == ck.CKR_SESSION_HANDLE_INVALID {
+		m.inst.dropParams(s, false)
+	}
+	return check(fnCloseSession, rv)
 }
 
 // CloseAllSessions closes every session the application has with a slot's
@@ -36,7 +40,13 @@ func (m *Module) CloseAllSessions(slot ck.SlotID) error {
 	if err := argsFit(fnCloseAllSessions, uint64(slot)); err != nil {
 		return err
 	}
-	return check(fnCloseAllSessions, m.call1(fnCloseAllSessions, uintptr(slot)))
+	rv := m.call1(fnCloseAllSessions, uintptr(slot))
+	if rv == ck.CKR_OK {
+		// The sessions' slots are not recorded: forget every kept
+		// parameter, which at worst drops one of another slot's session.
+		m.inst.dropParams(0, true)
+	}
+	return check(fnCloseAllSessions, rv)
 }
 
 // GetSessionInfo returns a session's slot, state and flags
