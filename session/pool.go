@@ -128,6 +128,12 @@ func limitSize(n int, limit uint64) int {
 // Get lends a session, waiting for one while all are in use. Return it
 // with Put. Prefer Do, which cannot forget to.
 func (p *Pool) Get(ctx context.Context) (*Session, error) {
+	return p.get(ctx, false)
+}
+
+// get is Get; with check, every idle session it takes is checked with
+// C_GetSessionInfo first, however briefly it was idle.
+func (p *Pool) get(ctx context.Context, check bool) (*Session, error) {
 	select {
 	case p.sem <- struct{}{}:
 	default:
@@ -138,7 +144,7 @@ func (p *Pool) Get(ctx context.Context) (*Session, error) {
 			return nil, fmt.Errorf("session: waiting for a session: %w", ctx.Err())
 		}
 	}
-	s, err := p.take(ctx)
+	s, err := p.take(ctx, check)
 	if err != nil {
 		<-p.sem
 		return nil, err
@@ -149,7 +155,7 @@ func (p *Pool) Get(ctx context.Context) (*Session, error) {
 
 // take returns an idle session, or opens one, and makes sure the token is
 // logged in. The caller holds a place in sem.
-func (p *Pool) take(ctx context.Context) (*Session, error) {
+func (p *Pool) take(ctx context.Context, check bool) (*Session, error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -165,7 +171,7 @@ func (p *Pool) take(ctx context.Context) (*Session, error) {
 		if s == nil {
 			break
 		}
-		if p.healthy(s) {
+		if p.healthy(s, check) {
 			err := p.login(ctx, s)
 			if err == nil {
 				return s, nil
@@ -217,11 +223,12 @@ func (p *Pool) openSession() (*Session, error) {
 	return &Session{m: p.m, h: h, slot: p.slot, tok: p.tok, pool: p, lastUsed: time.Now()}, nil
 }
 
-// healthy checks an idle session when it has been idle long enough: that
-// it is still open and, for a pool with a PIN, still logged in. A token
-// logged out behind the pool's back is logged in again by take.
-func (p *Pool) healthy(s *Session) bool {
-	if p.cfg.checkIdle < 0 || time.Since(s.lastUsed) < p.cfg.checkIdle {
+// healthy checks an idle session when it has been idle long enough, or
+// always with force: that it is still open and, for a pool with a PIN,
+// still logged in. A token logged out behind the pool's back is logged
+// in again by take.
+func (p *Pool) healthy(s *Session, force bool) bool {
+	if !force && (p.cfg.checkIdle < 0 || time.Since(s.lastUsed) < p.cfg.checkIdle) {
 		return true
 	}
 	info, err := p.m.GetSessionInfo(s.h)
@@ -295,7 +302,11 @@ func (p *Pool) discard(s *Session) {
 
 // Do lends a session to fn and takes it back when fn returns.
 func (p *Pool) Do(ctx context.Context, fn func(*Session) error) error {
-	s, err := p.Get(ctx)
+	return p.do(ctx, fn, false)
+}
+
+func (p *Pool) do(ctx context.Context, fn func(*Session) error, check bool) error {
+	s, err := p.get(ctx, check)
 	if err != nil {
 		return err
 	}
@@ -307,12 +318,18 @@ func (p *Pool) Do(ctx context.Context, fn func(*Session) error) error {
 // reading, decrypting; not creating or destroying objects): when fn fails
 // because its session or the token's login was lost, fn runs once more on
 // a fresh, logged-in session.
+//
+// What lost one session has often lost the others (C_CloseAllSessions,
+// a token removed, a logout), while another goroutine may already have
+// logged the token in again: so the second run checks every idle
+// session it is offered (C_GetSessionInfo) instead of trusting it, and
+// opens a new one when none is left.
 func (p *Pool) Retry(ctx context.Context, fn func(*Session) error) error {
 	err := p.Do(ctx, fn)
 	if err == nil || !isLost(err) {
 		return err
 	}
-	return p.Do(ctx, fn)
+	return p.do(ctx, fn, true)
 }
 
 // SetPIN gives the pool a new PIN, after a refused one or a PIN change. It

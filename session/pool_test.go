@@ -139,3 +139,46 @@ func TestPoolConcurrent(t *testing.T) {
 	assert.LessOrEqual(t, st.Open, 4)
 	assert.Zero(t, st.InUse)
 }
+
+// TestPoolRetryChecksIdleSessions loses every idle session at once, and
+// has the token logged in again (as another goroutine's retry would)
+// between the first attempt and the retry: the retry must not take
+// another of the lost idle sessions on trust, but check it and use a
+// fresh one.
+func TestPoolRetryChecksIdleSessions(t *testing.T) {
+	m := softhsm(t)
+	slot, tok := slotOf(t, m, tokAlpha)
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(tok.PIN))
+	require.NoError(t, err)
+	defer p.Close()
+
+	// Three sessions in the pool, idle.
+	var held []*session.Session
+	for range 3 {
+		s, err := p.Get(ctx)
+		require.NoError(t, err)
+		held = append(held, s)
+	}
+	for _, s := range held {
+		p.Put(s)
+	}
+	require.Equal(t, 3, p.Stats().Idle)
+
+	require.NoError(t, m.CloseAllSessions(slot))
+	other, err := session.Open(m, slot, false)
+	require.NoError(t, err)
+	defer other.Close()
+	var attempts []error
+	err = p.Retry(ctx, func(s *session.Session) error {
+		_, err := s.GenerateRandom(16)
+		attempts = append(attempts, err)
+		if len(attempts) == 1 {
+			// Another goroutine logs the token in again meanwhile.
+			require.NoError(t, other.Login(ck.CKU_USER, tok.PIN))
+		}
+		return err
+	})
+	require.NoError(t, err)
+	require.Len(t, attempts, 2)
+	require.True(t, session.IsSessionLost(attempts[0]), "%v", attempts[0])
+}
