@@ -500,3 +500,53 @@ func tracedSoftHSM(t testing.TB) (*pkcs11.Module, *callLog) {
 	t.Cleanup(func() { m.Close() })
 	return m, l
 }
+
+// TestSignerConcurrent signs from many goroutines through one Signer,
+// then closes every session of the token behind the store's back (which
+// also logs the token out) and signs again from many goroutines: the
+// pool replaces the lost sessions and logs in again with the PIN the
+// store keeps, and no signature fails. The sessions are closed while
+// idle: closing a session another thread is using is outside PKCS#11
+// (SoftHSM crashes).
+func TestSignerConcurrent(t *testing.T) {
+	m, log := tracedSoftHSM(t)
+	s := signers(t, m)
+	e := entry(t, s, "sig-p256")
+	pub := e.Public().(*ecdsa.PublicKey)
+	sg := e.Signer()
+	d := digest(crypto.SHA256, message)
+
+	run := func() {
+		const workers, each = 8, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*each)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					sig, err := sg.Sign(nil, d, crypto.SHA256)
+					if err == nil && !ecdsa.VerifyASN1(pub, d, sig) {
+						err = errors.New("signature does not verify")
+					}
+					if err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}
+	run()
+	require.NoError(t, m.CloseAllSessions(e.SlotID()))
+	log.reset()
+	run()
+	// Each goroutine that found its session lost marks the login lost
+	// (session's Pool does), possibly after another already logged in
+	// again: the extra C_Logins are answered CKR_USER_ALREADY_LOGGED_IN.
+	n := log.count("C_Login")
+	assert.GreaterOrEqual(t, n, 1)
+	assert.LessOrEqual(t, n, 8, "at most one login per goroutine")
+}
