@@ -90,7 +90,9 @@ func WithPIN(sel token.Selector, pin []byte) Option {
 // WithPINFunc makes discovery ask f for the PIN of each token that needs
 // a login and that no WithPIN selects. f returns nil and no error for a
 // token whose PIN it does not know: that token is discovered without
-// logging in. The store clears the slice f returns.
+// logging in. The store clears the slice f returns. f runs on the
+// discovery's goroutines, one per token, and may prompt a person;
+// Store.Close waits for a call of f that is under way to return.
 func WithPINFunc(f func(t *token.Token) ([]byte, error)) Option {
 	return func(c *config) { c.pinFunc = f }
 }
