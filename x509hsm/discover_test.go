@@ -9,7 +9,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -426,12 +428,13 @@ func TestSynthetic(t *testing.T) {
 	raw := userSession(t, m, x509hsm.TokWork)
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
+	id1, id2 := []byte(unique("5a")), []byte(unique("5a"))
 	for _, c := range []struct {
 		label string
 		id    []byte
 	}{
-		{"bad \xff label", []byte{0x5a, 1}},
-		{"", []byte{0x5a, 2}},
+		{"bad \xff label", id1},
+		{"", id2},
 	} {
 		tmpl := []ck.Attribute{
 			attr(ck.CKA_CLASS, ck.CKO_PUBLIC_KEY), attr(ck.CKA_KEY_TYPE, ck.CKK_EC_EDWARDS),
@@ -444,7 +447,10 @@ func TestSynthetic(t *testing.T) {
 	}
 	s1 := workStore(t, m)
 	s2 := workStore(t, m)
-	for _, c := range []struct{ id, cn string }{{"5a01", "synthetic: bad \uFFFD label"}, {"5a02", "synthetic: 5a02"}} {
+	for _, c := range []struct{ id, cn string }{
+		{hex.EncodeToString(id1), "synthetic: bad \uFFFD label"},
+		{hex.EncodeToString(id2), "synthetic: " + hex.EncodeToString(id2)},
+	} {
 		e1, err := s1.FindOne(x509hsm.ByID(c.id))
 		require.NoError(t, err)
 		e2, err := s2.FindOne(x509hsm.ByID(c.id))
@@ -458,4 +464,36 @@ func TestSynthetic(t *testing.T) {
 	}
 	assert.False(t, x509hsm.IsSynthetic(newCA(t, "real").cert))
 	assert.False(t, x509hsm.IsSynthetic(nil))
+}
+
+// TestAmbiguousKeys puts two EC key pairs with the same CKA_ID on a
+// token, and a certificate for one of them with that ID: the token does
+// not show the public key of an EC private key, so nothing tells which
+// private key is the certificate's. The store must not guess: it links
+// neither, reports it, and refuses to sign.
+func TestAmbiguousKeys(t *testing.T) {
+	m := softhsm(t)
+	id := []byte(unique("twin"))
+	func() {
+		s := userSession(t, m, x509hsm.TokTwins)
+		pub1, _, err := s.GenerateEC("P-256", session.KeyID(id), session.KeyLabel("twin-1"))
+		require.NoError(t, err)
+		_, _, err = s.GenerateEC("P-256", session.KeyID(id), session.KeyLabel("twin-2"))
+		require.NoError(t, err)
+		cert := newCA(t, "twins CA").issue(t, ecPublicOf(t, s, pub1), "twin 1")
+		createCert(t, s, cert.Raw, id, "twin-1")
+	}()
+
+	s, err := openStore(t, m, x509hsm.WithTokens(token.Label(x509hsm.TokTwins)),
+		x509hsm.WithPIN(token.Label(x509hsm.TokTwins), userPIN))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("2 private keys have CKA_ID %x", id))
+	entries := s.Find(x509hsm.ByID(hex.EncodeToString(id)))
+	require.Len(t, entries, 2, "the certificate, and the second public key")
+	for _, e := range entries {
+		assert.False(t, e.HasPrivateKey(), e.Label())
+		_, err := e.Sign(message)
+		require.Error(t, err, e.Label())
+		assert.Contains(t, err.Error(), "2 private keys have CKA_ID")
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -170,6 +171,12 @@ func countObjects(t testing.TB, s *session.Session) int {
 	require.NoError(t, err)
 	return len(objs)
 }
+
+var uniq atomic.Int64
+
+// unique returns s with a suffix no other call in this process gives,
+// for labels and IDs of objects a test makes on every run (-count).
+func unique(s string) string { return fmt.Sprintf("%s-%d", s, uniq.Add(1)) }
 
 var message = []byte("The quick brown fox jumps over the lazy dog, signed on a token.")
 

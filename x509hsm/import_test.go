@@ -42,8 +42,8 @@ func TestImport(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cert := ca.issue(t, c.key.Public(), "import "+c.name)
-			label := "imp-" + c.name
-			id := []byte("id-" + c.name)
+			label := unique("imp-" + c.name)
+			id := []byte(unique("id-" + c.name))
 			e, err := s.Import(ctx, x509hsm.ImportRequest{
 				Token: token.Label(x509hsm.TokWork), Certificate: cert, Key: c.key, ID: id, Label: label,
 			})
@@ -89,6 +89,7 @@ func TestImport(t *testing.T) {
 	t.Run("failure halfway", func(t *testing.T) {
 		key := ecKey(t, elliptic.P256())
 		cert := ca.issue(t, key.Public(), "import failing")
+		failing := unique("imp-failing")
 		before := countObjects(t, raw)
 		for _, c := range []struct {
 			step string
@@ -105,14 +106,14 @@ func TestImport(t *testing.T) {
 				CertificateAttributes: []ck.Attribute{attr(ck.CKA_TRUSTED, true)}}},
 		} {
 			req := c.req
-			req.Token, req.Certificate, req.Key, req.Label = token.Label(x509hsm.TokWork), cert, key, "imp-failing"
+			req.Token, req.Certificate, req.Key, req.Label = token.Label(x509hsm.TokWork), cert, key, failing
 			_, err := s.Import(ctx, req)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.step)
 			assert.Contains(t, err.Error(), `x509hsm: token "work": import: `)
 			assert.Equal(t, before, countObjects(t, raw), "objects left behind after %s failed", c.step)
 		}
-		assert.Empty(t, s.Find(x509hsm.ByLabel("imp-failing")))
+		assert.Empty(t, s.Find(x509hsm.ByLabel(failing)))
 
 		// Refused before anything is created.
 		for _, req := range []x509hsm.ImportRequest{

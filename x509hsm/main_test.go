@@ -24,6 +24,7 @@ const (
 	TokWork  = "work"   // signing, decryption, import, TLS
 	TokPIN   = "pin"    // PIN handling: logged out until its test
 	TokBench = "bench"  // benchmarks
+	TokTwins = "twins"  // private keys that share a CKA_ID
 )
 
 var (
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	testHSM, testHSMErr = p11test.NewSoftHSM(dir, TokDiscA, TokDiscB, TokWork, TokPIN, TokBench)
+	testHSM, testHSMErr = p11test.NewSoftHSM(dir, TokDiscA, TokDiscB, TokWork, TokPIN, TokBench, TokTwins)
 	if testHSMErr == nil {
 		testHSMErr = testHSM.Setenv()
 	}

@@ -266,25 +266,45 @@ func readKey(s *session.Session, o session.Object) (*keyObj, error) {
 }
 
 // matchKey returns the key of keys that belongs with a certificate or
-// key with CKA_ID id and public key fingerprint fp: the first with the
-// same ID whose public key is not known to differ, else the first with
-// the same public key.
-func matchKey(keys []*keyObj, id []byte, fp string) *keyObj {
-	if len(id) > 0 {
-		for _, k := range keys {
-			if bytes.Equal(k.obj.ID, id) && (fp == "" || k.fp == "" || k.fp == fp) {
-				return k
+// key with CKA_ID id, public key fingerprint fp ("" when unknown) and
+// key type kt (kt 0 and ktOK false when unknown). A key with the same
+// public key wins, one with the same ID too first; else the key of the
+// same ID and type whose public key the token does not show, if it is
+// the only one. Several such keys are ambiguous: nil is returned with
+// them, for the caller to report, since guessing could sign with the
+// wrong key.
+func matchKey(keys []*keyObj, id []byte, fp string, kt ck.KeyType, ktOK bool) (*keyObj, []*keyObj) {
+	var byValue *keyObj
+	var unknown []*keyObj
+	for _, k := range keys {
+		if ktOK && k.obj.KeyType != kt {
+			continue
+		}
+		sameID := len(id) > 0 && bytes.Equal(k.obj.ID, id)
+		switch {
+		case fp != "" && k.fp == fp && sameID:
+			return k, nil
+		case fp != "" && k.fp == fp:
+			if byValue == nil {
+				byValue = k
 			}
+		case sameID && (fp == "" || k.fp == ""):
+			unknown = append(unknown, k)
 		}
 	}
-	if fp != "" {
-		for _, k := range keys {
-			if k.fp == fp {
-				return k
-			}
-		}
+	switch {
+	case byValue != nil:
+		return byValue, nil
+	case len(unknown) == 1:
+		return unknown[0], nil
 	}
-	return nil
+	return nil, unknown
+}
+
+// errAmbiguousKey is the error of an entry whose private key cannot be
+// told among several with its CKA_ID.
+func errAmbiguousKey(n int, id []byte) error {
+	return fmt.Errorf("%d private keys have CKA_ID %x and the token does not show which one goes with it: none is used", n, id)
 }
 
 // link makes the entries of a token from its objects: one per
@@ -296,20 +316,26 @@ func (ts *tokenState) link(certs []certObj, pubs, privs []*keyObj) ([]*Entry, []
 		entries []*Entry
 		errs    []objErr
 	)
-	use := func(k *keyObj) *keyObj {
-		if k != nil {
-			k.used = true
+	use := func(ks ...*keyObj) {
+		for _, k := range ks {
+			if k != nil {
+				k.used = true
+			}
 		}
-		return k
 	}
 	for _, c := range certs {
 		fp := keyFingerprint(c.cert.PublicKey)
-		pub := use(matchKey(pubs, c.obj.ID, fp))
-		priv := matchKey(privs, c.obj.ID, fp)
-		if priv == nil && pub != nil && !bytes.Equal(pub.obj.ID, c.obj.ID) {
-			priv = matchKey(privs, pub.obj.ID, fp)
+		kt, ktOK := ckKeyType(c.cert.PublicKey)
+		pub, _ := matchKey(pubs, c.obj.ID, fp, kt, ktOK)
+		priv, amb := matchKey(privs, c.obj.ID, fp, kt, ktOK)
+		if priv == nil && amb == nil && pub != nil && !bytes.Equal(pub.obj.ID, c.obj.ID) {
+			priv, amb = matchKey(privs, pub.obj.ID, fp, kt, ktOK)
 		}
-		use(priv)
+		use(pub, priv)
+		if amb != nil {
+			use(amb...)
+			errs = append(errs, objErr{describe("certificate", c.obj), errAmbiguousKey(len(amb), amb[0].obj.ID)})
+		}
 		obj := c.obj
 		entries = append(entries, newEntry(ts, c.cert, false, &obj, pub, priv))
 	}
@@ -317,7 +343,12 @@ func (ts *tokenState) link(certs []certObj, pubs, privs []*keyObj) ([]*Entry, []
 		if p.used {
 			continue
 		}
-		priv := use(matchKey(privs, p.obj.ID, p.fp))
+		priv, amb := matchKey(privs, p.obj.ID, p.fp, p.obj.KeyType, true)
+		use(priv)
+		if amb != nil {
+			use(amb...)
+			errs = append(errs, objErr{describe("public key", p.obj), errAmbiguousKey(len(amb), p.obj.ID)})
+		}
 		cert, err := synthesize(p.pub, p.obj.Label, p.obj.ID)
 		if err != nil {
 			errs = append(errs, objErr{describe("public key", p.obj), err})
@@ -350,61 +381,60 @@ func (ts *tokenState) link(certs []certObj, pubs, privs []*keyObj) ([]*Entry, []
 }
 
 // findPrivate finds the private key of a key with CKA_ID id and public
-// key pub on a logged-in session of pool: by ID, else by public key.
-// It returns nil when there is none.
+// key pub on a logged-in session of pool, as matchKey chooses: by ID
+// and public key, or by public key alone. It returns nil when there is
+// none, and an error when several keys with the ID could be it.
 func (ts *tokenState) findPrivate(ctx context.Context, pool *session.Pool, id []byte, pub crypto.PublicKey) (*keyObj, error) {
 	fp := keyFingerprint(pub)
+	kt, ktOK := ckKeyType(pub)
 	tmpl := privTemplate
-	if kt, ok := ckKeyType(pub); ok {
+	if ktOK {
 		tmpl = append(tmpl[:len(tmpl):len(tmpl)], ck.MustAttribute(ck.CKA_KEY_TYPE, kt))
 	}
+	read := func(s *session.Session, t []ck.Attribute) ([]*keyObj, error) {
+		objs, err := s.Find(t)
+		if err != nil {
+			return nil, err
+		}
+		var keys []*keyObj
+		for _, o := range objs {
+			k, err := readKey(s, o)
+			if err != nil {
+				if session.IsSessionLost(err) {
+					return nil, err
+				}
+				continue
+			}
+			keys = append(keys, k)
+		}
+		return keys, nil
+	}
 	var found *keyObj
+	var amb []*keyObj
 	err := pool.Retry(ctx, func(s *session.Session) error {
-		found = nil
+		found, amb = nil, nil
 		if len(id) > 0 {
-			objs, err := s.Find(append(tmpl[:len(tmpl):len(tmpl)], ck.Attribute{Type: ck.CKA_ID, Value: id}))
+			keys, err := read(s, append(tmpl[:len(tmpl):len(tmpl)], ck.Attribute{Type: ck.CKA_ID, Value: id}))
 			if err != nil {
 				return err
 			}
-			for _, o := range objs {
-				k, err := readKey(s, o)
-				if err != nil {
-					if session.IsSessionLost(err) {
-						return err
-					}
-					continue
-				}
-				if fp == "" || k.fp == "" || k.fp == fp {
-					found = k
-					return nil
-				}
+			if found, amb = matchKey(keys, id, fp, kt, ktOK); found != nil || amb != nil {
+				return nil
 			}
 		}
 		if fp == "" {
 			return nil
 		}
-		objs, err := s.Find(tmpl)
+		keys, err := read(s, tmpl)
 		if err != nil {
 			return err
 		}
-		for _, o := range objs {
-			if len(id) > 0 && bytes.Equal(o.ID, id) {
-				continue
-			}
-			k, err := readKey(s, o)
-			if err != nil {
-				if session.IsSessionLost(err) {
-					return err
-				}
-				continue
-			}
-			if k.fp == fp {
-				found = k
-				return nil
-			}
-		}
+		found, _ = matchKey(keys, nil, fp, kt, ktOK)
 		return nil
 	})
+	if err == nil && amb != nil {
+		err = errAmbiguousKey(len(amb), id)
+	}
 	return found, err
 }
 
