@@ -113,7 +113,9 @@ func Open(ctx context.Context, m *pkcs11.Module, opts ...Option) (*Store, error)
 	}
 	var c config
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o(&c)
+		}
 	}
 	for _, r := range c.pins {
 		if r.err != nil {
