@@ -268,12 +268,18 @@ func TestDiscoverTrust(t *testing.T) {
 			n += len(h)
 		}
 	}
+	template := func(u *token.URI) []ck.Attribute {
+		t.Helper()
+		tmpl, ok := u.ObjectTemplate()
+		require.True(t, ok, "%s names objects", u)
+		return tmpl
+	}
 	assert.Equal(t, 2*numCerts+1, count(nil))
-	assert.Equal(t, numCerts, count(token.MustParseURI("pkcs11:type=cert").ObjectTemplate()))
+	assert.Equal(t, numCerts, count(template(token.MustParseURI("pkcs11:type=cert"))))
 	u := token.MustParseURI("pkcs11:token=" + label + ";object=Token%20Test%20CA%20117;type=cert")
 	require.True(t, u.MatchesToken(tok.Info))
-	assert.Equal(t, 1, count(u.ObjectTemplate()))
-	assert.Equal(t, 0, count(token.MustParseURI("pkcs11:object=Token%20Test%20CA%20117;type=private").ObjectTemplate()))
+	assert.Equal(t, 1, count(template(u)))
+	assert.Equal(t, 0, count(template(token.MustParseURI("pkcs11:object=Token%20Test%20CA%20117;type=private"))))
 }
 
 func TestTokenURI(t *testing.T) {

@@ -25,9 +25,11 @@
 // slot events and by comparing discoveries where it does not.
 //
 // [ParseURI] reads a PKCS#11 URI into a [URI]; [URI.String] writes it
-// back, without the PIN; [URI.MatchesToken], [URI.MatchesSlot] and
-// [URI.MatchesModule] compare it with what a module reports, and
-// [URI.ObjectTemplate] gives the attributes of the objects it names.
+// back, without the PIN; [URI.MatchesToken], [URI.MatchesSlot],
+// [URI.MatchesModule], [URI.MatchesModulePath] and [URI.MatchesObject]
+// compare it with what a module reports, and [URI.ObjectTemplate] gives
+// the attributes of the objects it names, for a search. The session
+// package's FindURI searches a token with it.
 //
 // # Errors
 //

@@ -51,15 +51,20 @@ func ExampleParseURI() {
 	fmt.Println(u.Token, "/", u.Object, "/", u.Type)
 	fmt.Println(u) // never the PIN
 	fmt.Println(u.MatchesToken(ck.TokenInfo{Label: "My Token"}))
-	for _, a := range u.ObjectTemplate() {
+	template, ok := u.ObjectTemplate()
+	fmt.Println(ok)
+	for _, a := range template {
 		fmt.Println(a.Type)
 	}
+	fmt.Println(u.MatchesObject(ck.CKO_PRIVATE_KEY, "signing key", []byte{1}))
 	// Output:
 	// My Token / signing key / private
 	// pkcs11:token=My%20Token;object=signing%20key;type=private
 	// true
+	// true
 	// CKA_CLASS
 	// CKA_LABEL
+	// true
 }
 
 func ExampleSnapshot_Token() {

@@ -1,9 +1,12 @@
 package token
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -51,8 +54,11 @@ type URI struct {
 	// VendorPath and VendorQuery are the attributes of the path and of the
 	// query that this package does not know: vendor attributes (x-name)
 	// and attributes of later versions of the URI scheme, in the order of
-	// the URI. A URI with one in its path matches nothing, as RFC 7512
-	// asks of unrecognized path attributes.
+	// the URI. A URI with one in its path matches nothing: no module,
+	// slot, token or object, and ObjectTemplate says so. RFC 7512,
+	// section 2.5, asks this of every unrecognized path attribute,
+	// vendor attributes included. Those of the query are left to the
+	// caller; nothing in this package looks at them.
 	VendorPath  []VendorAttribute
 	VendorQuery []VendorAttribute
 
@@ -665,7 +671,9 @@ func (u *URI) fieldMatches(a attr, field string) bool {
 
 // MatchesModule reports whether a module with CK_INFO info matches the
 // URI's library-manufacturer, library-description and library-version.
-// Attributes the URI lacks match anything.
+// Attributes the URI lacks match anything; a path attribute this package
+// does not know matches nothing. MatchesModulePath checks module-name
+// and module-path.
 func (u *URI) MatchesModule(info ck.Info) bool {
 	if len(u.VendorPath) > 0 {
 		return false
@@ -678,7 +686,8 @@ func (u *URI) MatchesModule(info ck.Info) bool {
 }
 
 // MatchesSlot reports whether slot id with CK_SLOT_INFO info matches the
-// URI's slot-id, slot-manufacturer and slot-description.
+// URI's slot-id, slot-manufacturer and slot-description, as
+// MatchesModule does the library's.
 func (u *URI) MatchesSlot(id ck.SlotID, info ck.SlotInfo) bool {
 	if len(u.VendorPath) > 0 {
 		return false
@@ -691,7 +700,8 @@ func (u *URI) MatchesSlot(id ck.SlotID, info ck.SlotInfo) bool {
 }
 
 // MatchesToken reports whether a token with CK_TOKEN_INFO info matches
-// the URI's token (label), manufacturer, model and serial.
+// the URI's token (label), manufacturer, model and serial, as
+// MatchesModule does the library's.
 func (u *URI) MatchesToken(info ck.TokenInfo) bool {
 	if len(u.VendorPath) > 0 {
 		return false
@@ -702,13 +712,53 @@ func (u *URI) MatchesToken(info ck.TokenInfo) bool {
 		u.fieldMatches(attrSerial, info.SerialNumber)
 }
 
+// MatchesObject reports whether an object with class, label and id, as
+// read from the token (CKA_CLASS, CKA_LABEL, CKA_ID), matches the URI's
+// type, object and id attributes; one the URI lacks matches anything.
+// Labels and IDs compare exactly, byte for byte: unlike the fields of
+// CK_TOKEN_INFO they are not padded. A URI with a path attribute this
+// package does not know, or with a Type that is not one of the five,
+// matches no object.
+//
+// The URI's module, slot and token attributes are not looked at here:
+// see MatchesModule, MatchesSlot and MatchesToken.
+func (u *URI) MatchesObject(class ck.ObjectClass, label string, id []byte) bool {
+	if len(u.VendorPath) > 0 {
+		return false
+	}
+	if u.Type != "" {
+		if c, ok := u.Type.Class(); !ok || c != class {
+			return false
+		}
+	}
+	if u.has(attrObject) && u.Object != label {
+		return false
+	}
+	if u.ID != nil && !bytes.Equal(u.ID, id) {
+		return false
+	}
+	return true
+}
+
 // ObjectTemplate returns the attributes that objects named by the URI
 // have, for C_FindObjectsInit: CKA_CLASS from type, CKA_LABEL from
 // object, CKA_ID from id, each only when the URI has it. A URI without
 // them names every object of the token and gives an empty template.
-func (u *URI) ObjectTemplate() []ck.Attribute {
+//
+// ok is false when the URI names no object at all: it has a path
+// attribute this package does not know (see VendorPath), or a Type that
+// is not one of the five. No template says "nothing", so such a URI
+// must not be searched with the template returned then, which is nil.
+func (u *URI) ObjectTemplate() (template []ck.Attribute, ok bool) {
+	if len(u.VendorPath) > 0 {
+		return nil, false
+	}
 	var t []ck.Attribute
-	if c, ok := u.Type.Class(); ok {
+	if u.Type != "" {
+		c, ok := u.Type.Class()
+		if !ok {
+			return nil, false
+		}
 		t = append(t, ck.MustAttribute(ck.CKA_CLASS, c))
 	}
 	if u.has(attrObject) {
@@ -717,5 +767,116 @@ func (u *URI) ObjectTemplate() []ck.Attribute {
 	if u.ID != nil {
 		t = append(t, ck.Attribute{Type: ck.CKA_ID, Value: u.ID})
 	}
-	return t
+	return t, true
+}
+
+// MatchesModulePath reports whether the module loaded from the file
+// path matches the URI's module-path and module-name query attributes;
+// one the URI lacks matches anything. RFC 7512, section 2.4, makes them
+// say which library to load; comparing them with the library loaded
+// keeps a URI meant for one module from naming the objects of another.
+//
+// module-path matches when the two paths name the same file: equal once
+// cleaned (filepath.Clean), or equal once symbolic links are followed
+// (filepath.EvalSymlinks), so that a URI naming a link matches the
+// resolved path that pkcs11.Module.Path returns. module-name matches
+// the file's base name without the suffix of a shared library (".so"
+// with any version after it, ".dylib", ".dll") and, as the RFC's
+// example "mypkcs11" for "libmypkcs11.so.1" shows, with or without the
+// "lib" prefix. On Windows both compare in any case.
+//
+// Like the other matchers, it says false for a URI with a path
+// attribute this package does not know.
+func (u *URI) MatchesModulePath(path string) bool {
+	if len(u.VendorPath) > 0 {
+		return false
+	}
+	if u.has(attrModulePath) && !samePath(u.ModulePath, path) {
+		return false
+	}
+	if u.has(attrModuleName) && !moduleNameMatches(u.ModuleName, path) {
+		return false
+	}
+	return true
+}
+
+// sameFileName compares two names of files the way the platform does.
+func sameFileName(a, b string) bool {
+	if runtime.GOOS == "windows" {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
+}
+
+// samePath reports whether a and b name the same file: by their text
+// once cleaned, or once made absolute and their links followed.
+func samePath(a, b string) bool {
+	if a == "" || b == "" {
+		return a == b
+	}
+	if sameFileName(filepath.Clean(a), filepath.Clean(b)) {
+		return true
+	}
+	ra, err := resolvePath(a)
+	if err != nil {
+		return false
+	}
+	rb, err := resolvePath(b)
+	if err != nil {
+		return false
+	}
+	return sameFileName(ra, rb)
+}
+
+func resolvePath(p string) (string, error) {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(p)
+}
+
+// moduleNameMatches reports whether name is the module name of the
+// library file path: its base name less the shared-library suffix, with
+// or without a "lib" prefix.
+func moduleNameMatches(name, path string) bool {
+	if name == "" || path == "" {
+		return false
+	}
+	base := moduleBaseName(filepath.Base(path))
+	if sameFileName(name, base) {
+		return true
+	}
+	if len(base) > 3 && sameFileName(base[:3], "lib") {
+		return sameFileName(name, base[3:])
+	}
+	return false
+}
+
+// moduleBaseName cuts the suffix of a shared library off a file name:
+// ".so" and any version after it ("libx.so.1.2"), ".dylib", ".dll".
+func moduleBaseName(file string) string {
+	lower := strings.ToLower(file)
+	for _, suffix := range []string{".dll", ".dylib"} {
+		if strings.HasSuffix(lower, suffix) {
+			return file[:len(file)-len(suffix)]
+		}
+	}
+	if i := strings.LastIndex(lower, ".so"); i > 0 {
+		rest := file[i+3:]
+		if rest == "" || rest[0] == '.' && allDigitsDots(rest[1:]) {
+			return file[:i]
+		}
+	}
+	return file
+}
+
+// allDigitsDots reports whether s is a version such as "1" or "1.2.3".
+func allDigitsDots(s string) bool {
+	for _, part := range strings.Split(s, ".") {
+		if !allDigits(part) {
+			return false
+		}
+	}
+	return true
 }

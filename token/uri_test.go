@@ -2,6 +2,8 @@ package token_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -64,7 +66,7 @@ func TestRFCExamples(t *testing.T) {
 		ck.MustAttribute(ck.CKA_CLASS, ck.CKO_CERTIFICATE),
 		{Type: ck.CKA_LABEL, Value: []byte("my-certificate")},
 		{Type: ck.CKA_ID, Value: u.ID},
-	}, u.ObjectTemplate())
+	}, template(t, u))
 
 	u = token.MustParseURI(rfcExamples[6].in)
 	assert.Equal(t, []byte("the-pin"), u.PINValue)
@@ -296,18 +298,26 @@ func TestURIMatching(t *testing.T) {
 	assert.True(t, token.MustParseURI("pkcs11:serial=").MatchesToken(ck.TokenInfo{Label: "x"}))
 }
 
+// template is ObjectTemplate for URIs that name objects.
+func template(t *testing.T, u *token.URI) []ck.Attribute {
+	t.Helper()
+	tmpl, ok := u.ObjectTemplate()
+	require.True(t, ok, "%s names objects", u)
+	return tmpl
+}
+
 func TestObjectTemplate(t *testing.T) {
-	assert.Nil(t, token.MustParseURI("pkcs11:token=a?pin-value=1").ObjectTemplate())
+	assert.Nil(t, template(t, token.MustParseURI("pkcs11:token=a?pin-value=1&x-q=1")))
 	assert.Equal(t, []ck.Attribute{
 		{Type: ck.CKA_CLASS, Value: []byte{3, 0, 0, 0, 0, 0, 0, 0}},
 		{Type: ck.CKA_LABEL, Value: []byte("my key")},
 		{Type: ck.CKA_ID, Value: []byte{1, 2}},
-	}, token.MustParseURI("pkcs11:object=my%20key;type=private;id=%01%02").ObjectTemplate())
+	}, template(t, token.MustParseURI("pkcs11:object=my%20key;type=private;id=%01%02")))
 	// Present and empty: an empty label and ID.
 	assert.Equal(t, []ck.Attribute{
 		{Type: ck.CKA_LABEL, Value: []byte{}},
 		{Type: ck.CKA_ID, Value: []byte{}},
-	}, token.MustParseURI("pkcs11:object=;id=").ObjectTemplate())
+	}, template(t, token.MustParseURI("pkcs11:object=;id=")))
 
 	for typ, class := range map[token.ObjectType]ck.ObjectClass{
 		token.TypePublic: ck.CKO_PUBLIC_KEY, token.TypePrivate: ck.CKO_PRIVATE_KEY,
@@ -319,7 +329,7 @@ func TestObjectTemplate(t *testing.T) {
 		back, ok := token.ObjectTypeOf(class)
 		assert.True(t, ok)
 		assert.Equal(t, typ, back)
-		tmpl := (&token.URI{Type: typ}).ObjectTemplate()
+		tmpl := template(t, &token.URI{Type: typ})
 		require.Len(t, tmpl, 1)
 		v, err := tmpl[0].ULong()
 		require.NoError(t, err)
@@ -329,7 +339,157 @@ func TestObjectTemplate(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = token.ObjectTypeOf(ck.CKO_PROFILE)
 	assert.False(t, ok)
-	assert.Nil(t, (&token.URI{Type: "bogus"}).ObjectTemplate())
+
+	// URIs that name no object: no template, since an empty one would
+	// name every object.
+	for _, u := range []*token.URI{
+		{Type: "bogus"},
+		{Object: "k", VendorPath: []token.VendorAttribute{{Name: "x-p", Value: "1"}}},
+		token.MustParseURI("pkcs11:object=k;x-p=1"),
+		token.MustParseURI("pkcs11:object=k;vendor-aaa=value-a"), // not x-, still unknown
+		token.MustParseURI("pkcs11:future-attribute=1"),
+	} {
+		tmpl, ok := u.ObjectTemplate()
+		assert.False(t, ok, "%#v", u)
+		assert.Nil(t, tmpl)
+	}
+}
+
+func TestMatchesObject(t *testing.T) {
+	type object struct {
+		class ck.ObjectClass
+		label string
+		id    []byte
+	}
+	key := object{ck.CKO_PRIVATE_KEY, "my key", []byte{1, 2}}
+	for _, tc := range []struct {
+		uri  string
+		obj  object
+		want bool
+	}{
+		{"pkcs11:", key, true},
+		{"pkcs11:object=my%20key;type=private;id=%01%02", key, true},
+		{"pkcs11:object=my%20key", key, true},
+		{"pkcs11:object=my%20key", object{ck.CKO_CERTIFICATE, "my key", nil}, true},
+		{"pkcs11:object=My%20key", key, false},    // labels compare exactly
+		{"pkcs11:object=my%20key%20", key, false}, // not padded: a blank counts
+		{"pkcs11:object=my", key, false},
+		{"pkcs11:object=", key, false}, // present and empty: only an empty label
+		{"pkcs11:object=", object{ck.CKO_DATA, "", nil}, true},
+		{"pkcs11:id=%01%02", key, true},
+		{"pkcs11:id=%01", key, false},
+		{"pkcs11:id=%01%02%03", key, false},
+		{"pkcs11:id=", key, false},
+		{"pkcs11:id=", object{ck.CKO_DATA, "d", nil}, true}, // an absent CKA_ID reads as empty
+		{"pkcs11:type=private", key, true},
+		{"pkcs11:type=public", key, false},
+		{"pkcs11:type=public", object{ck.CKO_PUBLIC_KEY, "my key", []byte{1, 2}}, true},
+		{"pkcs11:type=secret-key", object{ck.CKO_SECRET_KEY, "", nil}, true},
+		{"pkcs11:type=cert", object{ck.CKO_CERTIFICATE, "", nil}, true},
+		{"pkcs11:type=data", object{ck.CKO_DATA, "", nil}, true},
+		{"pkcs11:type=data", object{ck.CKO_PROFILE, "", nil}, false},
+		// Token, slot and library attributes and the query are not
+		// looked at here.
+		{"pkcs11:token=other;slot-id=9;library-version=9;object=my%20key?module-name=x&x-q=1", key, true},
+		// An unknown path attribute, vendor or not, names nothing.
+		{"pkcs11:object=my%20key;x-p=1", key, false},
+		{"pkcs11:vendor-aaa=value-a", key, false},
+	} {
+		u := token.MustParseURI(tc.uri)
+		assert.Equal(t, tc.want, u.MatchesObject(tc.obj.class, tc.obj.label, tc.obj.id), "%s %+v", tc.uri, tc.obj)
+
+		// The template and MatchesObject agree.
+		tmpl, ok := u.ObjectTemplate()
+		if !ok {
+			assert.False(t, tc.want, tc.uri)
+			continue
+		}
+		assert.Equal(t, tc.want, templateMatches(t, tmpl, tc.obj.class, tc.obj.label, tc.obj.id), "template of %s", tc.uri)
+	}
+	assert.False(t, (&token.URI{Type: "bogus"}).MatchesObject(ck.CKO_DATA, "", nil))
+	assert.True(t, (&token.URI{}).MatchesObject(ck.CKO_DATA, "", nil))
+}
+
+// templateMatches reports whether an object with class, label and id
+// has the attributes of tmpl, as C_FindObjectsInit compares them.
+func templateMatches(t *testing.T, tmpl []ck.Attribute, class ck.ObjectClass, label string, id []byte) bool {
+	t.Helper()
+	for _, a := range tmpl {
+		switch a.Type {
+		case ck.CKA_CLASS:
+			v, err := a.ULong()
+			require.NoError(t, err)
+			if ck.ObjectClass(v) != class {
+				return false
+			}
+		case ck.CKA_LABEL:
+			if string(a.Value) != label {
+				return false
+			}
+		case ck.CKA_ID:
+			if string(a.Value) != string(id) {
+				return false
+			}
+		default:
+			t.Fatalf("unexpected attribute %v", a.Type)
+		}
+	}
+	return true
+}
+
+func TestMatchesModulePath(t *testing.T) {
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "libacme-p11.so.1.2")
+	require.NoError(t, os.WriteFile(lib, nil, 0o600))
+	link := filepath.Join(dir, "current.so")
+	linked := os.Symlink(lib, link) == nil
+
+	for _, tc := range []struct {
+		uri, path string
+		want      bool
+	}{
+		{"pkcs11:", "/usr/lib/libacme.so", true},
+		{"pkcs11:?pin-value=1&x-q=1", "/usr/lib/libacme.so", true},
+		{"pkcs11:?module-path=/usr/lib/libacme.so", "/usr/lib/libacme.so", true},
+		{"pkcs11:?module-path=/usr/lib/../lib//libacme.so", "/usr/lib/libacme.so", true},
+		{"pkcs11:?module-path=/usr/lib/libacme.so", "/usr/lib/libacme.so.1", false},
+		{"pkcs11:?module-path=/opt/libacme.so", "/usr/lib/libacme.so", false},
+		{"pkcs11:?module-path=", "/usr/lib/libacme.so", false},
+		// The RFC's example: the name without path, "lib" or suffix.
+		{"pkcs11:object=my-sign-key;type=private?module-name=mypkcs11", "/mnt/libmypkcs11.so.1", true},
+		{"pkcs11:?module-path=/mnt/libmypkcs11.so.1", "/mnt/libmypkcs11.so.1", true},
+		{"pkcs11:?module-name=libmypkcs11", "/mnt/libmypkcs11.so.1", true},
+		{"pkcs11:?module-name=mypkcs11", "/mnt/libmypkcs11.so", true},
+		{"pkcs11:?module-name=mypkcs11", `C:\Windows\mypkcs11.dll`, true},
+		{"pkcs11:?module-name=mypkcs11", "/Library/mypkcs11.dylib", true},
+		{"pkcs11:?module-name=p11-kit-trust", "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-trust.so", true},
+		{"pkcs11:?module-name=softhsm2", "/usr/lib/softhsm/libsofthsm2.so", true},
+		{"pkcs11:?module-name=softhsm", "/usr/lib/softhsm/libsofthsm2.so", false},
+		{"pkcs11:?module-name=mypkcs11.so", "/mnt/libmypkcs11.so", false},
+		{"pkcs11:?module-name=lib", "/mnt/lib.so", true},
+		{"pkcs11:?module-name=", "/mnt/lib.so", false},
+		{"pkcs11:?module-name=sohsm", "/mnt/sohsm.sox", false},
+		{"pkcs11:?module-name=mypkcs11&module-path=/mnt/libmypkcs11.so.1", "/mnt/libmypkcs11.so.1", true},
+		{"pkcs11:?module-name=other&module-path=/mnt/libmypkcs11.so.1", "/mnt/libmypkcs11.so.1", false},
+		// An unknown path attribute names nothing, no module either.
+		{"pkcs11:x-p=1?module-name=mypkcs11", "/mnt/libmypkcs11.so.1", false},
+	} {
+		if strings.Contains(tc.path, `\`) && filepath.Separator != '\\' {
+			continue // a Windows path is one name elsewhere
+		}
+		u := token.MustParseURI(tc.uri)
+		assert.Equal(t, tc.want, u.MatchesModulePath(tc.path), "%s against %s", tc.uri, tc.path)
+	}
+
+	// A URI naming a symbolic link matches the resolved path that
+	// pkcs11.Module.Path gives, and the other way round.
+	if linked {
+		u := &token.URI{ModulePath: link}
+		assert.True(t, u.MatchesModulePath(lib))
+		assert.True(t, (&token.URI{ModulePath: lib}).MatchesModulePath(link))
+		assert.False(t, u.MatchesModulePath(filepath.Join(dir, "libacme-p11.so.2")))
+		assert.True(t, (&token.URI{ModuleName: "acme-p11"}).MatchesModulePath(lib))
+	}
 }
 
 func FuzzParseURI(f *testing.F) {
@@ -383,8 +543,34 @@ func FuzzParseURI(f *testing.F) {
 		if !reflect.DeepEqual(u, u3) {
 			t.Fatalf("ParseURI(String()) = %#v, want %#v", u3, u)
 		}
-		_ = u.ObjectTemplate()
 		_ = u.MatchesToken(ck.TokenInfo{})
+		_ = u.MatchesModulePath("/usr/lib/libx.so.1")
+
+		// The template names what MatchesObject matches: an object
+		// with the template's values matches, and a URI without a
+		// template matches no object.
+		tmpl, ok := u.ObjectTemplate()
+		if ok != (len(u.VendorPath) == 0) {
+			t.Fatalf("ObjectTemplate of %q: ok %v with VendorPath %v", short, ok, u.VendorPath)
+		}
+		class, label, id := ck.CKO_DATA, "", []byte(nil)
+		if c, typed := u.Type.Class(); typed {
+			class = c
+		}
+		for _, a := range tmpl {
+			switch a.Type {
+			case ck.CKA_LABEL:
+				label = string(a.Value)
+			case ck.CKA_ID:
+				id = a.Value
+			}
+		}
+		if u.MatchesObject(class, label, id) != ok {
+			t.Fatalf("MatchesObject of %q on its own template = %v, want %v", short, !ok, ok)
+		}
+		if ok && (u.Has("object") || u.ID != nil) && u.MatchesObject(class, label+"\x00", append(id, 0)) {
+			t.Fatalf("%q matches an object with another label and ID", short)
+		}
 	})
 }
 
