@@ -2,6 +2,10 @@ package session
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,9 +21,10 @@ type tokenState struct {
 	mu       sync.Mutex
 	loggedIn bool
 	user     ck.UserType
-	// badPIN remembers that the PIN given for this token was refused, so
-	// that nothing tries it again and uses up the token's tries.
-	badPIN error
+	// refused remembers the PINs the token refused, as keyed hashes,
+	// so that nothing tries one of them again on its own and uses up
+	// the token's tries; another PIN is still tried.
+	refused refusals
 	// caps is what the token can do, read lazily (mechanisms.go).
 	caps tokenCaps
 }
@@ -41,51 +46,76 @@ func tokenFor(m *pkcs11.Module, slot ck.SlotID) *tokenState {
 	return t.(*tokenState)
 }
 
-// login calls C_Login (or C_LoginUser with a user name) and records the
-// result. The caller keeps ownership of pin.
-func (t *tokenState) login(m *pkcs11.Module, h ck.SessionHandle, user ck.UserType, pin []byte, username string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.loginLocked(m, h, user, pin, username)
+// credential is what one C_Login or C_LoginUser call is given: the user
+// type, the user name (empty for C_Login) and the PIN.
+type credential struct {
+	user     ck.UserType
+	username string
+	pin      []byte
 }
 
-func (t *tokenState) loginLocked(m *pkcs11.Module, h ck.SessionHandle, user ck.UserType, pin []byte, username string) error {
-	var err error
-	if username != "" {
-		err = m.LoginUser(h, user, pin, username)
-	} else {
-		err = m.Login(h, user, pin)
-	}
+// login calls C_Login (or C_LoginUser with a user name) and records the
+// result. The caller keeps ownership of the PIN.
+func (t *tokenState) login(m *pkcs11.Module, h ck.SessionHandle, c credential) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loginLocked(m, h, c)
+}
+
+func (t *tokenState) loginLocked(m *pkcs11.Module, h ck.SessionHandle, c credential) error {
+	err := callLogin(m, h, c)
 	switch {
 	case err == nil, errors.Is(err, ck.CKR_USER_ALREADY_LOGGED_IN):
-		t.loggedIn, t.user, t.badPIN = true, user, nil
+		t.loggedIn, t.user = true, c.user
+		t.refused.forget(c)
 		return nil
-	case errors.Is(err, ck.CKR_PIN_INCORRECT), errors.Is(err, ck.CKR_PIN_LOCKED),
-		errors.Is(err, ck.CKR_PIN_EXPIRED), errors.Is(err, ck.CKR_PIN_INVALID),
-		errors.Is(err, ck.CKR_PIN_LEN_RANGE):
-		t.badPIN = err
+	case isRefusal(err):
+		t.refused.add(c, err)
 	}
 	return err
 }
 
-// ensure logs in with the PIN from pin unless the token is logged in as
-// user already. A PIN refused before is not tried again: ensure returns
-// that refusal until setPIN clears it.
-func (t *tokenState) ensure(ctx context.Context, m *pkcs11.Module, h ck.SessionHandle, user ck.UserType, pin PINProvider) error {
+// callLogin calls C_LoginUser when c has a user name, else C_Login.
+func callLogin(m *pkcs11.Module, h ck.SessionHandle, c credential) error {
+	if c.username != "" {
+		return m.LoginUser(h, c.user, c.pin, c.username)
+	}
+	return m.Login(h, c.user, c.pin)
+}
+
+// isRefusal reports whether err is the token's refusal of a PIN.
+func isRefusal(err error) bool {
+	return errors.Is(err, ck.CKR_PIN_INCORRECT) || errors.Is(err, ck.CKR_PIN_LOCKED) ||
+		errors.Is(err, ck.CKR_PIN_EXPIRED) || errors.Is(err, ck.CKR_PIN_INVALID) ||
+		errors.Is(err, ck.CKR_PIN_LEN_RANGE)
+}
+
+// errRefusedBefore heads the error of a PIN that is not tried because
+// the token refused it before.
+const errRefusedBefore = "not trying a PIN the token refused"
+
+// ensure logs in as user, with the PIN from pin and the user name
+// username (C_LoginUser when not empty), unless the token is logged in
+// as user already. A PIN the token refused before is not tried again:
+// ensure returns that refusal without calling the token, until the PIN
+// is accepted through an explicit login or forgiven by forgive. Another
+// PIN is tried.
+func (t *tokenState) ensure(ctx context.Context, m *pkcs11.Module, h ck.SessionHandle, user ck.UserType, username string, pin PINProvider) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.loggedIn && t.user == user {
 		return nil
-	}
-	if t.badPIN != nil {
-		return fmt.Errorf("not trying a PIN the token refused: %w", t.badPIN)
 	}
 	p, err := pin(ctx)
 	if err != nil {
 		return fmt.Errorf("getting the PIN: %w", err)
 	}
 	defer clear(p)
-	return t.loginLocked(m, h, user, p, "")
+	c := credential{user: user, username: username, pin: p}
+	if rerr := t.refused.find(c); rerr != nil {
+		return fmt.Errorf("%s: %w", errRefusedBefore, rerr)
+	}
+	return t.loginLocked(m, h, c)
 }
 
 // logout calls C_Logout and records it.
@@ -107,10 +137,11 @@ func (t *tokenState) forget() {
 	t.mu.Unlock()
 }
 
-// clearBadPIN allows logging in again after a new PIN was supplied.
-func (t *tokenState) clearBadPIN() {
+// forgive allows c's PIN to be tried again after a refusal: the caller
+// said it is the PIN to use now.
+func (t *tokenState) forgive(c credential) {
 	t.mu.Lock()
-	t.badPIN = nil
+	t.refused.forget(c)
 	t.mu.Unlock()
 }
 
@@ -118,3 +149,91 @@ func (t *tokenState) clearBadPIN() {
 // fresh slice each time: the pool clears it after use. It may prompt a
 // person; the context tells how long to wait.
 type PINProvider func(ctx context.Context) ([]byte, error)
+
+// refusals is a token's list of refused PINs. It holds no PIN: each is
+// kept as an HMAC-SHA-256 under a key drawn at random once per process
+// (pinKey), over the user type, the user name and the PIN, so that the
+// list tells a refused PIN when it is offered again and nothing else.
+// The token's refusal is kept with it, to be reported again.
+type refusals struct {
+	list []refusal
+}
+
+type refusal struct {
+	mark pinMark
+	err  error
+}
+
+// maxRefusals bounds the list; the oldest refusal goes first. A token
+// locks its PIN long before that many tries.
+const maxRefusals = 32
+
+type pinMark [sha256.Size]byte
+
+var pinKey = sync.OnceValue(func() []byte {
+	k := make([]byte, 32)
+	rand.Read(k) // never fails (crypto/rand)
+	return k
+})
+
+// markOf returns the keyed hash of c. The input is laid out in a buffer
+// of whole SHA-256 blocks, cleared afterwards: the hash then processes
+// it in place and keeps no PIN byte in a buffer of its own.
+func markOf(c credential) pinMark {
+	const block = sha256.BlockSize
+	n := 24 + len(c.username) + len(c.pin)
+	buf := make([]byte, (n+block-1)/block*block)
+	defer clear(buf)
+	binary.BigEndian.PutUint64(buf[0:], uint64(c.user))
+	binary.BigEndian.PutUint64(buf[8:], uint64(len(c.username)))
+	binary.BigEndian.PutUint64(buf[16:], uint64(len(c.pin)))
+	copy(buf[24+copy(buf[24:], c.username):], c.pin)
+	h := hmac.New(sha256.New, pinKey())
+	h.Write(buf)
+	var m pinMark
+	h.Sum(m[:0])
+	return m
+}
+
+// find returns the refusal of c's PIN, or nil if it was not refused.
+func (r *refusals) find(c credential) error {
+	if len(r.list) == 0 {
+		return nil
+	}
+	m := markOf(c)
+	for _, e := range r.list {
+		if hmac.Equal(e.mark[:], m[:]) {
+			return e.err
+		}
+	}
+	return nil
+}
+
+// add records that the token refused c's PIN with err.
+func (r *refusals) add(c credential, err error) {
+	m := markOf(c)
+	for i, e := range r.list {
+		if e.mark == m {
+			r.list[i].err = err
+			return
+		}
+	}
+	if len(r.list) == maxRefusals {
+		r.list = append(r.list[:0], r.list[1:]...)
+	}
+	r.list = append(r.list, refusal{m, err})
+}
+
+// forget removes c's PIN from the list.
+func (r *refusals) forget(c credential) {
+	if len(r.list) == 0 {
+		return
+	}
+	m := markOf(c)
+	for i, e := range r.list {
+		if e.mark == m {
+			r.list = append(r.list[:i], r.list[i+1:]...)
+			return
+		}
+	}
+}

@@ -43,6 +43,7 @@ type config struct {
 	size      int
 	rw        bool
 	user      ck.UserType
+	username  string
 	pin       PINProvider
 	pinCopy   []byte
 	checkIdle time.Duration
@@ -78,6 +79,13 @@ func WithPINProvider(p PINProvider) Option { return func(c *config) { c.pin = p 
 // WithUser sets the user type the pool logs in as; the default is
 // ck.CKU_USER.
 func WithUser(u ck.UserType) Option { return func(c *config) { c.user = u } }
+
+// WithUserName makes the pool log in with C_LoginUser (PKCS#11 3.0) as
+// the user named name, for tokens that tell users apart by name, instead
+// of with C_Login. A module without C_LoginUser fails NewPool with an
+// error that matches ck.CKR_FUNCTION_NOT_SUPPORTED and
+// errors.ErrUnsupported.
+func WithUserName(name string) Option { return func(c *config) { c.username = name } }
 
 // WithIdleCheck makes Get check with C_GetSessionInfo that a session idle
 // for longer than d is still valid before lending it. The default is 10
@@ -258,10 +266,13 @@ func (p *Pool) relogin(ctx context.Context, s *Session) error {
 
 // login logs the token in if the pool has a PIN and the token is not.
 func (p *Pool) login(ctx context.Context, s *Session) error {
-	if p.cfg.pin == nil {
+	p.mu.Lock()
+	pin := p.cfg.pin
+	p.mu.Unlock()
+	if pin == nil {
 		return nil
 	}
-	if err := p.tok.ensure(ctx, p.m, s.h, p.cfg.user, p.cfg.pin); err != nil {
+	if err := p.tok.ensure(ctx, p.m, s.h, p.cfg.user, p.cfg.username, pin); err != nil {
 		p.loginErrs.Add(1)
 		return fmt.Errorf("session: login to slot %d: %w", p.slot, err)
 	}
@@ -332,14 +343,17 @@ func (p *Pool) Retry(ctx context.Context, fn func(*Session) error) error {
 	return p.do(ctx, fn, true)
 }
 
-// SetPIN gives the pool a new PIN, after a refused one or a PIN change. It
-// also allows logging in again after a refusal.
+// SetPIN gives the pool a new PIN, after a refused one or a PIN change.
+// A PIN the token refused is not tried again on its own, by any pool;
+// SetPIN says that pin is the one to use now, and allows it to be tried
+// again even if it was refused before.
 func (p *Pool) SetPIN(pin []byte) {
 	p.mu.Lock()
 	clear(p.cfg.pinCopy)
 	WithPIN(pin)(&p.cfg)
+	user, username := p.cfg.user, p.cfg.username
 	p.mu.Unlock()
-	p.tok.clearBadPIN()
+	p.tok.forgive(credential{user: user, username: username, pin: pin})
 }
 
 // Stats is a snapshot of a pool's counters.

@@ -54,8 +54,8 @@ func TestPoolWrongPINNeverRetried(t *testing.T) {
 	require.ErrorIs(t, err, ck.CKR_PIN_INCORRECT)
 	assert.NotContains(t, err.Error(), "9999")
 
-	// The refusal sticks for the token: no further C_Login with a PIN
-	// already refused, until a new one is given.
+	// A pool without a PIN does not log in; one given the right PIN by
+	// SetPIN does.
 	p, err := session.NewPool(ctx, m, slot)
 	require.NoError(t, err)
 	defer p.Close()
@@ -181,4 +181,64 @@ func TestPoolRetryChecksIdleSessions(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, attempts, 2)
 	require.True(t, session.IsSessionLost(attempts[0]), "%v", attempts[0])
+}
+
+// TestPoolRefusedPINOnly checks that a refusal is kept for the PIN the
+// token refused, not for the token: a later pool with another PIN logs
+// in, while the refused PIN, from any pool or provider, is never sent
+// again unless SetPIN says it is the PIN to use.
+func TestPoolRefusedPINOnly(t *testing.T) {
+	m, log := tracedSoftHSM(t)
+	pin, wrong := []byte("5555"), []byte("0000")
+	slot := recoveryToken(t, m, "refused PIN only", pin)
+
+	log.reset()
+	_, err := session.NewPool(ctx, m, slot, session.WithPIN(wrong))
+	require.ErrorIs(t, err, ck.CKR_PIN_INCORRECT)
+	assert.NotContains(t, err.Error(), string(wrong))
+	assert.Equal(t, 1, log.count("C_Login"), "%v", log.calls())
+
+	// Another PIN is tried once, and works.
+	log.reset()
+	p, err := session.NewPool(ctx, m, slot, session.WithPIN(pin))
+	require.NoError(t, err)
+	assert.Equal(t, 1, log.count("C_Login"))
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error {
+		info, err := s.Info()
+		assert.Equal(t, ck.CKS_RO_USER_FUNCTIONS, info.State)
+		return err
+	}))
+
+	// Logged out, the refused PIN comes back from a new pool's provider:
+	// it is refused again without a C_Login.
+	require.NoError(t, p.Do(ctx, func(s *session.Session) error { return s.Logout() }))
+	require.NoError(t, p.Close())
+	asked := 0
+	provider := func(context.Context) ([]byte, error) {
+		asked++
+		return append([]byte(nil), wrong...), nil
+	}
+	log.reset()
+	_, err = session.NewPool(ctx, m, slot, session.WithPINProvider(provider))
+	require.ErrorIs(t, err, ck.CKR_PIN_INCORRECT)
+	assert.ErrorContains(t, err, "not trying a PIN the token refused")
+	assert.NotContains(t, err.Error(), string(wrong))
+	assert.Equal(t, 1, asked, "the provider is asked: its answer may be another PIN")
+	assert.Zero(t, log.count("C_Login"), "%v", log.calls())
+
+	// SetPIN says its PIN is the one to use now: the refused PIN is
+	// tried again, once; then the right one logs in.
+	q, err := session.NewPool(ctx, m, slot, session.WithPIN(pin))
+	require.NoError(t, err)
+	defer q.Close()
+	require.NoError(t, q.Do(ctx, func(s *session.Session) error { return s.Logout() }))
+	log.reset()
+	q.SetPIN(wrong)
+	err = q.Do(ctx, func(*session.Session) error { return nil })
+	require.ErrorIs(t, err, ck.CKR_PIN_INCORRECT)
+	assert.NotContains(t, err.Error(), "not trying")
+	assert.Equal(t, 1, log.count("C_Login"))
+	q.SetPIN(pin)
+	require.NoError(t, q.Do(ctx, func(*session.Session) error { return nil }))
+	assert.Equal(t, 2, log.count("C_Login"))
 }

@@ -36,7 +36,10 @@
 // with the PIN it was given (or asked its PIN provider for), treats
 // CKR_USER_ALREADY_LOGGED_IN as success, and logs in again only after the
 // token reports that the login was lost. A wrong PIN is reported at once
-// and never retried: tokens lock after a few wrong tries.
+// and never sent again on the library's own initiative, by that pool or
+// any other: tokens lock after a few wrong tries. The refusal is kept for
+// that PIN only (as a keyed hash, never the PIN itself), so another PIN,
+// from a new pool or a PIN provider's next answer, is tried once.
 //
 // # Errors
 //
@@ -115,12 +118,15 @@ func (s *Session) Info() (ck.SessionInfo, error) {
 // session of the application on this token; CKR_USER_ALREADY_LOGGED_IN
 // counts as success. The caller keeps ownership of pin.
 func (s *Session) Login(user ck.UserType, pin []byte) error {
-	return s.wrap("login", s.tok.login(s.m, s.h, user, pin, ""))
+	return s.wrap("login", s.tok.login(s.m, s.h, credential{user: user, pin: pin}))
 }
 
-// LoginUser is Login with a user name (C_LoginUser, PKCS#11 3.0).
+// LoginUser is Login with a user name (C_LoginUser, PKCS#11 3.0), for
+// tokens that tell users apart by name. On a module without the
+// function, the error matches ck.CKR_FUNCTION_NOT_SUPPORTED and
+// errors.ErrUnsupported. The caller keeps ownership of pin.
 func (s *Session) LoginUser(user ck.UserType, pin []byte, username string) error {
-	return s.wrap("login", s.tok.login(s.m, s.h, user, pin, username))
+	return s.wrap("login", s.tok.login(s.m, s.h, credential{user: user, username: username, pin: pin}))
 }
 
 // LoginContext gives the PIN for a key with CKA_ALWAYS_AUTHENTICATE,
