@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/purepkcs11/pkcs11/ck"
+	"github.com/purepkcs11/pkcs11/internal/p11test"
 )
 
 // BenchmarkSignParallel signs from g goroutines, each on its own session,
@@ -40,6 +41,8 @@ func BenchmarkSignParallel(b *testing.B) {
 				sessions[i], native[i] = s, uintptr(s)
 			}
 			b.Run(fmt.Sprintf("%s/go/g=%d", c.name, g), func(b *testing.B) {
+				u := p11test.ReadUsage()
+				defer u.ReportSince(b)
 				var wg sync.WaitGroup
 				per := b.N / g
 				for i := range g {
@@ -60,6 +63,8 @@ func BenchmarkSignParallel(b *testing.B) {
 				wg.Wait()
 			})
 			b.Run(fmt.Sprintf("%s/c/g=%d", c.name, g), func(b *testing.B) {
+				u := p11test.ReadUsage()
+				defer u.ReportSince(b)
 				runC(b, f.cSignThreads, uintptr(g), uintptr(unsafePointer(&native[0])), uintptr(c.mech), uintptr(c.key))
 			})
 		}

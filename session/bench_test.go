@@ -9,6 +9,7 @@ import (
 
 	"github.com/purepkcs11/pkcs11"
 	"github.com/purepkcs11/pkcs11/ck"
+	"github.com/purepkcs11/pkcs11/internal/p11test"
 	"github.com/purepkcs11/pkcs11/session"
 )
 
@@ -89,6 +90,8 @@ func BenchmarkSign(b *testing.B) {
 	}
 	for _, k := range keys {
 		b.Run(k.name+"/raw", func(b *testing.B) {
+			u := p11test.ReadUsage()
+			defer u.ReportSince(b)
 			for b.Loop() {
 				if err := f.m.SignInit(f.s.Handle(), k.mech, k.key.Handle); err != nil {
 					b.Fatal(err)
@@ -99,6 +102,8 @@ func BenchmarkSign(b *testing.B) {
 			}
 		})
 		b.Run(k.name+"/session", func(b *testing.B) {
+			u := p11test.ReadUsage()
+			defer u.ReportSince(b)
 			for b.Loop() {
 				if _, err := f.s.Sign(k.key, k.mech, k.data); err != nil {
 					b.Fatal(err)
@@ -110,6 +115,8 @@ func BenchmarkSign(b *testing.B) {
 				var next atomic.Int64
 				var wg sync.WaitGroup
 				n := int64(b.N)
+				u := p11test.ReadUsage()
+				defer u.ReportSince(b)
 				b.ResetTimer()
 				for range g {
 					wg.Go(func() {

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package p11test
+
+func readUsage() (Usage, bool) { return Usage{}, false }
