@@ -340,11 +340,21 @@ func (s *Session) SetAttributes(h ck.ObjectHandle, attrs ...ck.Attribute) error 
 // Resolve returns o with a handle valid on this session. When o.Handle
 // still names an object of o's identity, o comes back unchanged (one
 // C_GetAttributeValue). Otherwise the object is found again (the
-// functions of FindOne): by CKA_UNIQUE_ID if o has one; else by CKA_ID
-// and class (and key type), narrowed by the label if that matches
-// several; else by label and class. Handles change when a token is
-// initialized again or an object is replaced, and on some modules from
-// one session to the next.
+// functions of FindOne), in this order, the first search that finds
+// exactly one object winning:
+//
+//  1. by CKA_UNIQUE_ID and class, if o has a CKA_UNIQUE_ID;
+//  2. by CKA_ID, class and key type, if o has a CKA_ID; and when that
+//     finds several, by CKA_ID, class, key type and label;
+//  3. by label, class and key type, only if o has neither a
+//     CKA_UNIQUE_ID nor a CKA_ID.
+//
+// An object with a CKA_UNIQUE_ID or a CKA_ID is never found by its
+// label alone: another key that merely has the same label is not it.
+// A key made since with the same CKA_ID (and class and key type) is
+// taken for it, as after a token was initialized again and its keys
+// put back. Handles change when a token is initialized again or an
+// object is replaced, and on some modules from one session to the next.
 //
 // An Object without any identity (made by hand from a handle) comes
 // back unchanged while its handle is valid, and cannot be found again
@@ -379,37 +389,43 @@ func resolvable(o Object) bool {
 	return o.UniqueID != "" || len(o.ID) > 0 || o.Label != ""
 }
 
-// refind finds o again by its identity.
+// refind finds o again by its identity, in the order Resolve states.
 func (s *Session) refind(o Object) (Object, error) {
 	if !resolvable(o) {
 		return o, errors.New("session: resolve: the object has no CKA_UNIQUE_ID, CKA_ID or label to find it by")
 	}
-	var base []ck.Attribute
+	var class []ck.Attribute
 	if o.Class != ck.ObjectClass(unavailable) {
-		base = append(base, ck.MustAttribute(ck.CKA_CLASS, o.Class))
+		class = append(class, ck.MustAttribute(ck.CKA_CLASS, o.Class))
 	}
+	base := class
 	if isKeyClass(o.Class) && o.KeyType != ck.KeyType(unavailable) {
-		base = append(base, ck.MustAttribute(ck.CKA_KEY_TYPE, o.KeyType))
+		base = append(base[:len(base):len(base)], ck.MustAttribute(ck.CKA_KEY_TYPE, o.KeyType))
 	}
 	label := ck.MustAttribute(ck.CKA_LABEL, o.Label)
+	with := func(t []ck.Attribute, a ...ck.Attribute) []ck.Attribute {
+		return append(t[:len(t):len(t)], a...)
+	}
 
 	var tries [][]ck.Attribute
+	narrow := -1 // the index of the search by CKA_ID and label
 	if o.UniqueID != "" {
-		tries = append(tries, []ck.Attribute{ck.MustAttribute(ck.CKA_UNIQUE_ID, o.UniqueID)})
+		tries = append(tries, with(class, ck.MustAttribute(ck.CKA_UNIQUE_ID, o.UniqueID)))
 	}
 	if len(o.ID) > 0 {
-		byID := append(append([]ck.Attribute(nil), base...), ck.Attribute{Type: ck.CKA_ID, Value: o.ID})
+		byID := with(base, ck.Attribute{Type: ck.CKA_ID, Value: o.ID})
 		tries = append(tries, byID)
 		if o.Label != "" {
-			tries = append(tries, append(byID[:len(byID):len(byID)], label))
+			narrow = len(tries)
+			tries = append(tries, with(byID, label))
 		}
 	}
-	if o.Label != "" {
-		tries = append(tries, append(base[:len(base):len(base)], label))
+	if o.UniqueID == "" && len(o.ID) == 0 {
+		tries = append(tries, with(base, label))
 	}
 
 	var errs []error
-	for _, t := range tries {
+	for i, t := range tries {
 		r, err := s.FindOne(t)
 		if err == nil {
 			return r, nil
@@ -418,6 +434,10 @@ func (s *Session) refind(o Object) (Object, error) {
 			return o, err
 		}
 		errs = append(errs, err)
+		// The label only narrows a CKA_ID that several objects have.
+		if i+1 == narrow && errors.Is(err, ErrNotFound) {
+			break
+		}
 	}
 	return o, fmt.Errorf("session: resolve: %w", errors.Join(errs...))
 }
