@@ -40,7 +40,7 @@ func (m *Module) opInit(f funcIndex, s ck.SessionHandle, mech *ck.Mechanism, key
 // call returned.
 func hasNestedData(p ck.Parameter) bool {
 	switch p.(type) {
-	case nil, ck.RawParameter, *ck.RSAPKCSPSSParams, *ck.AESCTRParams:
+	case nil, ck.RawParameter, ck.IV, *ck.RSAPKCSPSSParams, *ck.AESCTRParams:
 		return false
 	}
 	return true

@@ -535,7 +535,7 @@ func TestEncryptAES(t *testing.T) {
 	}
 
 	t.Run("CBC-PAD", func(t *testing.T) {
-		mech := ck.Mechanism{Type: ck.CKM_AES_CBC_PAD, Parameter: ck.RawParameter(iv)}
+		mech := ck.Mechanism{Type: ck.CKM_AES_CBC_PAD, Parameter: ck.IV(iv)}
 		for _, n := range []int{0, 1, 15, 16, 17, len(message)} {
 			pt := message[:n]
 			want := pkcs7(pt)
@@ -550,7 +550,7 @@ func TestEncryptAES(t *testing.T) {
 	})
 
 	t.Run("CBC-PAD in parts", func(t *testing.T) {
-		mech := ck.Mechanism{Type: ck.CKM_AES_CBC_PAD, Parameter: ck.RawParameter(iv)}
+		mech := ck.Mechanism{Type: ck.CKM_AES_CBC_PAD, Parameter: ck.IV(iv)}
 		want := encrypt(t, mech, message)
 		for _, n := range []int{1, 7, 16, 33} {
 			require.NoError(t, m.EncryptInit(s, mech, key))
@@ -993,7 +993,7 @@ func TestCryptoBadInput(t *testing.T) {
 
 		// CBC without padding encrypts nothing into nothing; with
 		// padding into one block.
-		iv := ck.RawParameter(make([]byte, 16))
+		iv := ck.IV(make([]byte, 16))
 		require.NoError(t, m.EncryptInit(s, ck.Mechanism{Type: ck.CKM_AES_CBC, Parameter: iv}, aesKey))
 		ct, err := m.Encrypt(s, nil)
 		require.NoError(t, err)
@@ -1070,7 +1070,7 @@ func TestCryptoBadInput(t *testing.T) {
 			{"PSS parameter of another size", ck.Mechanism{Type: ck.CKM_RSA_PKCS_PSS,
 				Parameter: ck.RawParameter{1, 2, 3}}, ck.CKR_ARGUMENTS_BAD},
 			{"CBC IV too short", ck.Mechanism{Type: ck.CKM_AES_CBC_PAD,
-				Parameter: ck.RawParameter(make([]byte, 8))}, ck.CKR_MECHANISM_INVALID},
+				Parameter: ck.IV(make([]byte, 8))}, ck.CKR_MECHANISM_INVALID},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

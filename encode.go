@@ -121,6 +121,8 @@ func paramSize(p ck.Parameter) (int, error) {
 		return 0, nil
 	case ck.RawParameter:
 		return round8(max(len(p), 1)), nil
+	case ck.IV:
+		return round8(max(len(p), 1)), nil
 	case *ck.RSAPKCSPSSParams:
 		return round8(lPSS.Size), nil
 	case *ck.RSAPKCSOAEPParams:
@@ -211,6 +213,8 @@ func (a *arena) param(p ck.Parameter) (uintptr, int, []writeBack, error) {
 	}
 	switch p := p.(type) {
 	case ck.RawParameter:
+		return bytesAt(p, false), len(p), nil, nil
+	case ck.IV:
 		return bytesAt(p, false), len(p), nil, nil
 	case *ck.RSAPKCSPSSParams:
 		if err := ul(p.SaltLength, "SaltLength"); err != nil {

@@ -17,10 +17,16 @@ type Parameter interface {
 	isParameter()
 }
 
-// RawParameter is a parameter passed to the module as these bytes: an IV
-// for CKM_AES_CBC and CKM_AES_CBC_PAD, the optional IV of CKM_AES_KEY_WRAP,
-// or any parameter struct the caller lays out itself.
+// RawParameter is a parameter passed to the module as these bytes: any
+// parameter struct the caller lays out itself in the platform's C layout.
 type RawParameter []byte
+
+// IV is an initialization vector passed as the whole parameter: the block
+// of CKM_AES_CBC, CKM_AES_CBC_PAD and the other CBC mechanisms (16 bytes
+// for AES, 8 for DES3), and the optional IV of CKM_AES_KEY_WRAP (8 bytes)
+// and CKM_AES_KEY_WRAP_KWP (4 bytes). Its C encoding is the bytes
+// themselves, on every ABI; the module only reads it.
+type IV []byte
 
 // RSAPKCSPSSParams is CK_RSA_PKCS_PSS_PARAMS, for CKM_RSA_PKCS_PSS and the
 // hashing PSS mechanisms.
@@ -99,6 +105,7 @@ type SignAdditionalContext struct {
 }
 
 func (RawParameter) isParameter()           {}
+func (IV) isParameter()                     {}
 func (*RSAPKCSPSSParams) isParameter()      {}
 func (*RSAPKCSOAEPParams) isParameter()     {}
 func (*ECDH1DeriveParams) isParameter()     {}

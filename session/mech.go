@@ -191,7 +191,7 @@ func aesIV(fn string, t ck.MechanismType, iv []byte) ck.Mechanism {
 	if len(iv) != 16 {
 		return invalid("%s: IV of %d bytes, want 16", fn, len(iv))
 	}
-	return ck.Mechanism{Type: t, Parameter: ck.RawParameter(slices.Clone(iv))}
+	return ck.Mechanism{Type: t, Parameter: ck.IV(slices.Clone(iv))}
 }
 
 // AESCTR returns CKM_AES_CTR with the 16-byte initial counter block iv,
