@@ -121,7 +121,8 @@ func (t AttributeType) Kind() ValueKind {
 //	  other integer types
 //	  (ObjectClass, KeyType, ...)
 //	string                       text attributes
-//	time.Time                    CK_DATE attributes (the date in UTC)
+//	time.Time, Date              CK_DATE attributes (the date in UTC; the
+//	                               zero Date is an empty value)
 //	*big.Int                     big-integer attributes (not negative)
 //	[]MechanismType              CKA_ALLOWED_MECHANISMS
 //	[]Attribute                  CKA_WRAP_TEMPLATE and the other templates
@@ -154,6 +155,17 @@ func NewAttribute(t AttributeType, value any) (Attribute, error) {
 			return bad()
 		}
 		return Attribute{t, []byte(v.UTC().Format("20060102"))}, nil
+	case Date:
+		if kind != KindDate && kind != KindBytes {
+			return bad()
+		}
+		if v.IsZero() {
+			return Attribute{t, nil}, nil
+		}
+		if !v.valid() {
+			return Attribute{}, fmt.Errorf("ck: %v: %04d-%02d-%02d is not a calendar date", t, v.Year, int(v.Month), v.Day)
+		}
+		return Attribute{t, []byte(v.String())}, nil
 	case *big.Int:
 		if kind != KindBigInt && kind != KindBytes {
 			return bad()
@@ -336,6 +348,16 @@ func (a Attribute) Date() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("ck: %v value %q is not a date", a.Type, a.Value)
 	}
 	return t, nil
+}
+
+// CKDate decodes a CK_DATE as a [Date]. An empty value (a date not set)
+// gives the zero Date and no error.
+func (a Attribute) CKDate() (Date, error) {
+	t, err := a.Date()
+	if err != nil || t.IsZero() {
+		return Date{}, err
+	}
+	return DateOf(t), nil
 }
 
 // Mechanisms decodes an array of mechanism types.

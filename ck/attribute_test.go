@@ -76,6 +76,43 @@ func TestAttributeDate(t *testing.T) {
 	}
 }
 
+func TestDate(t *testing.T) {
+	leap := Date{2024, time.February, 29}
+	a, err := NewAttribute(CKA_START_DATE, leap)
+	if err != nil || string(a.Value) != "20240229" {
+		t.Fatalf("NewAttribute(%v) = %q, %v; want 20240229", leap, a.Value, err)
+	}
+	if got, err := a.CKDate(); err != nil || got != leap {
+		t.Errorf("CKDate = %v, %v; want %v", got, err, leap)
+	}
+	if got := leap.Time(); !got.Equal(time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("Time = %v", got)
+	}
+	if got := DateOf(time.Date(2024, 3, 1, 1, 0, 0, 0, time.FixedZone("", 2*3600))); got != leap {
+		t.Errorf("DateOf(2024-03-01 01:00 +02:00) = %v, want the UTC date %v", got, leap)
+	}
+
+	a, err = NewAttribute(CKA_END_DATE, Date{})
+	if err != nil || len(a.Value) != 0 {
+		t.Errorf("NewAttribute(zero Date) = %q, %v; want an empty value", a.Value, err)
+	}
+	if got, err := a.CKDate(); err != nil || !got.IsZero() || !got.Time().IsZero() || got.String() != "" {
+		t.Errorf("CKDate of an empty value = %v, %v; want the zero Date", got, err)
+	}
+
+	for _, d := range []Date{{2023, time.February, 29}, {2024, 13, 1}, {2024, 0, 1}, {10000, 1, 1}, {-1, 1, 1}, {2024, 4, 31}} {
+		if _, err := NewAttribute(CKA_START_DATE, d); err == nil || !strings.Contains(err.Error(), "not a calendar date") {
+			t.Errorf("NewAttribute(%+v): error %v, want one saying it is not a calendar date", d, err)
+		}
+	}
+	if _, err := NewAttribute(CKA_LABEL, leap); err == nil {
+		t.Error("NewAttribute(CKA_LABEL, Date) succeeded")
+	}
+	if _, err := (Attribute{CKA_START_DATE, []byte("2024")}).CKDate(); err == nil {
+		t.Error("CKDate of 4 bytes succeeded")
+	}
+}
+
 func TestAttributeMechanisms(t *testing.T) {
 	want := []MechanismType{CKM_ECDSA, CKM_SHA256_RSA_PKCS, CKM_VENDOR_DEFINED + 1}
 	v := append(append(le(uint64(want[0])), le(uint64(want[1]))...), le(uint64(want[2]))...)

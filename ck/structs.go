@@ -15,6 +15,48 @@ type Version struct {
 // "3.2".
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
+// Date is a CK_DATE: a calendar date, which the C struct holds as the
+// ASCII digits of a 4-digit year, a 2-digit month and a 2-digit day
+// ("20240229"). The zero Date is a date not set, an empty attribute
+// value. [Attribute.CKDate] decodes one; [NewAttribute] encodes one, and
+// accepts a time.Time too.
+type Date struct {
+	Year  int        // 0 to 9999
+	Month time.Month // 1 to 12
+	Day   int        // 1 to 31
+}
+
+// DateOf returns the calendar date of t in UTC.
+func DateOf(t time.Time) Date {
+	y, m, d := t.UTC().Date()
+	return Date{y, m, d}
+}
+
+// IsZero reports whether d is the zero Date, a date not set.
+func (d Date) IsZero() bool { return d == Date{} }
+
+// Time returns midnight UTC of d, or the zero time for the zero Date.
+func (d Date) Time() time.Time {
+	if d.IsZero() {
+		return time.Time{}
+	}
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC)
+}
+
+// String returns the date as CK_DATE holds it, "YYYYMMDD", or "" for the
+// zero Date.
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%04d%02d%02d", d.Year, int(d.Month), d.Day)
+}
+
+func (d Date) valid() bool {
+	return d.Year >= 0 && d.Year <= 9999 && d.Month >= 1 && d.Month <= 12 &&
+		d.Day >= 1 && d.Day <= 31 && d.Time().Day() == d.Day
+}
+
 // Less reports whether v is older than w.
 func (v Version) Less(w Version) bool {
 	return v.Major < w.Major || v.Major == w.Major && v.Minor < w.Minor
