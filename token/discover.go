@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -92,6 +93,7 @@ type Option struct {
 }
 
 type discoverConfig struct {
+	ctx        context.Context // nil: never stops
 	emptySlots bool
 	mechanisms bool
 }
@@ -118,7 +120,15 @@ func WithMechanisms() Option {
 // [Slot]'s Err and discovery goes on with the next; Discover fails only
 // when C_GetInfo or C_GetSlotList fails.
 func Discover(m *pkcs11.Module, opts ...Option) (*Snapshot, error) {
-	var c discoverConfig
+	return DiscoverContext(context.Background(), m, opts...)
+}
+
+// DiscoverContext is Discover that stops when ctx ends: it checks ctx
+// before each slot and each mechanism, and then returns ctx's error
+// (wrapped) and no snapshot. A call into the module that has begun is
+// not interrupted.
+func DiscoverContext(ctx context.Context, m *pkcs11.Module, opts ...Option) (*Snapshot, error) {
+	c := discoverConfig{ctx: ctx}
 	for _, o := range opts {
 		if o.apply != nil {
 			o.apply(&c)
@@ -127,7 +137,21 @@ func Discover(m *pkcs11.Module, opts ...Option) (*Snapshot, error) {
 	return discover(m, &c)
 }
 
+// stopped returns the error of c's context once it has ended.
+func (c *discoverConfig) stopped() error {
+	if c.ctx == nil {
+		return nil
+	}
+	if err := c.ctx.Err(); err != nil {
+		return fmt.Errorf("token: discovery stopped: %w", err)
+	}
+	return nil
+}
+
 func discover(m *pkcs11.Module, c *discoverConfig) (*Snapshot, error) {
+	if err := c.stopped(); err != nil {
+		return nil, err
+	}
 	s := &Snapshot{Interface: m.Interface(), Time: time.Now()}
 	info, err := m.GetInfo()
 	if err != nil {
@@ -141,7 +165,13 @@ func discover(m *pkcs11.Module, c *discoverConfig) (*Snapshot, error) {
 
 	s.Slots = make([]Slot, len(ids))
 	for i, id := range ids {
+		if err := c.stopped(); err != nil {
+			return nil, err
+		}
 		readSlot(m, c, &s.Slots[i], id)
+	}
+	if err := c.stopped(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -166,7 +196,7 @@ func readSlot(m *pkcs11.Module, c *discoverConfig, sl *Slot, id ck.SlotID) {
 	}
 	sl.Token = &Token{SlotID: id, Info: ti}
 	if c.mechanisms {
-		sl.Token.Mechanisms, err = readMechanisms(m, id)
+		sl.Token.Mechanisms, err = readMechanisms(m, c, id)
 		if err != nil {
 			sl.Err = slotErr(id, err)
 		}
@@ -178,13 +208,16 @@ func slotErr(id ck.SlotID, err error) error {
 }
 
 // readMechanisms lists a token's mechanisms with their information.
-func readMechanisms(m *pkcs11.Module, id ck.SlotID) ([]Mechanism, error) {
+func readMechanisms(m *pkcs11.Module, c *discoverConfig, id ck.SlotID) ([]Mechanism, error) {
 	types, err := m.GetMechanismList(id)
 	if err != nil {
 		return nil, err
 	}
 	mechs := make([]Mechanism, len(types))
 	for i, t := range types {
+		if c.stopped() != nil {
+			return mechs[:i], nil // discover returns the context's error
+		}
 		mechs[i].Type = t
 		mechs[i].Info, mechs[i].Err = m.GetMechanismInfo(id, t)
 	}

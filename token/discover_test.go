@@ -1,14 +1,18 @@
 package token_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/purepkcs11/pkcs11"
 	"github.com/purepkcs11/pkcs11/ck"
 	"github.com/purepkcs11/pkcs11/token"
 )
@@ -289,4 +293,57 @@ func TestTokenURI(t *testing.T) {
 	assert.True(t, u.MatchesToken(tok.Info))
 	assert.False(t, u.MatchesToken(ck.TokenInfo{Label: "a b", ManufacturerID: "M;", Model: "X", SerialNumber: "1"}))
 	assert.Equal(t, `"a b" (M; X, serial "") in slot 3`, tok.String())
+}
+
+// cancelAfter is a slog handler for the root package's call tracing that
+// counts the calls of one C function and cancels a context at the n-th.
+type cancelAfter struct {
+	fn     string
+	n      int
+	seen   atomic.Int32
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *cancelAfter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *cancelAfter) WithGroup(string) slog.Handler            { return c }
+
+func (c *cancelAfter) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "func" && a.Value.String() == c.fn {
+			if int(c.seen.Add(1)) == c.n {
+				c.cancel()
+			}
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+// TestDiscoverContext stops discovery halfway through a token's
+// mechanism list and checks that it stops there, with the context's
+// error and no snapshot, and that a context that has ended stops it
+// before any call.
+func TestDiscoverContext(t *testing.T) {
+	softhsm(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	h := &cancelAfter{fn: "C_GetMechanismInfo", n: 3, cancel: cancel}
+	m := open(t, hsm.Lib, pkcs11.WithLogger(slog.New(h)))
+
+	snap, err := token.DiscoverContext(ctx, m, token.WithMechanisms())
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, snap)
+	assert.EqualValues(t, 3, h.seen.Load(), "C_GetMechanismInfo calls: discovery went on after the context ended")
+
+	h.seen.Store(0)
+	_, err = token.DiscoverContext(ctx, m)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, h.seen.Load())
+
+	snap, err = token.DiscoverContext(t.Context(), m, token.WithMechanisms())
+	require.NoError(t, err)
+	tok, err := snap.Token(token.Label(tokAlpha))
+	require.NoError(t, err)
+	assert.NotEmpty(t, tok.Mechanisms)
 }

@@ -7,7 +7,8 @@
 // module's CK_INFO, every slot with its CK_SLOT_INFO, the [Token] in it
 // with its CK_TOKEN_INFO, and optionally ([WithMechanisms]) each token's
 // mechanisms. A slot that fails keeps its error in [Slot.Err]; the rest of
-// the module is still discovered.
+// the module is still discovered. [DiscoverContext] stops between calls
+// when its context ends.
 //
 // [Snapshot.Find] and [Snapshot.Token] look tokens up by [Label],
 // [LabelFold], [Serial], [Manufacturer], [Model], [InSlot] or [MatchURI];
