@@ -16,23 +16,41 @@ import (
 // It opens sessions as they are needed, up to its size, keeps them for
 // reuse, logs the token in when it has a PIN, and replaces sessions that
 // were lost. It is safe for concurrent use.
+//
+// A token's own session limit is shared with every other pool and
+// process using it, so the token may run out before the pool reaches
+// its size. When C_OpenSession answers CKR_SESSION_COUNT, the pool
+// lowers its limit to the sessions it holds and the Get waits, as long
+// as its context allows, for one of them to come back; only a pool that
+// holds no session at all fails the Get. Now and then, when every
+// session is in use, the pool tries one more session again, waiting
+// longer after each refusal (from 100 milliseconds up to 10 seconds), so
+// that it grows back to its size once the token has room. Stats shows
+// the limit and the refusals.
 type Pool struct {
 	m    *pkcs11.Module
 	slot ck.SlotID
 	tok  *tokenState
 	cfg  config
 
-	// sem holds one token per session that may be open; Get takes one
-	// and Put gives it back, so at most cap(sem) sessions exist.
-	sem chan struct{}
-
 	mu     sync.Mutex
 	idle   []*Session
 	open   int
 	closed bool
+	// At most limit sessions are lent or being opened at once (lent).
+	// A Get beyond that waits in line (waiters), and Put hands its
+	// place to the first in line. limit is the pool's size, lowered
+	// when the token runs out of sessions.
+	limit   int
+	lent    int
+	waiters []chan struct{}
+	// probeAt is when the pool may next try to grow past a lowered
+	// limit; backoff is how long it waits after the next refusal.
+	probeAt time.Time
+	backoff time.Duration
 
-	waits, created, replaced, loginErrs atomic.Uint64
-	inUse                               atomic.Int64
+	waits, created, replaced, loginErrs, full atomic.Uint64
+	inUse                                     atomic.Int64
 
 	// moved maps the identity of an Object whose handle went stale to
 	// the Object found again in its place (poolops.go).
@@ -111,7 +129,7 @@ func NewPool(ctx context.Context, m *pkcs11.Module, slot ck.SlotID, opts ...Opti
 	if cfg.rw {
 		cfg.size = limitSize(cfg.size, ti.MaxRwSessionCount)
 	}
-	p := &Pool{m: m, slot: slot, tok: tokenFor(m, slot), cfg: cfg, sem: make(chan struct{}, cfg.size)}
+	p := &Pool{m: m, slot: slot, tok: tokenFor(m, slot), cfg: cfg, limit: cfg.size}
 	s, err := p.Get(ctx)
 	if err != nil {
 		p.Close()
@@ -142,24 +160,131 @@ func (p *Pool) Get(ctx context.Context) (*Session, error) {
 // get is Get; with check, every idle session it takes is checked with
 // C_GetSessionInfo first, however briefly it was idle.
 func (p *Pool) get(ctx context.Context, check bool) (*Session, error) {
-	select {
-	case p.sem <- struct{}{}:
-	default:
+	waited := false
+	for {
+		if err := p.acquire(ctx, &waited); err != nil {
+			return nil, err
+		}
+		s, err := p.take(ctx, check)
+		if err == nil {
+			p.inUse.Add(1)
+			return s, nil
+		}
+		p.release()
+		if !errors.Is(err, errTokenFull) {
+			return nil, err
+		}
+		// The token has no session left, and the pool lowered its
+		// limit to those it holds: wait for one of them.
+	}
+}
+
+// errTokenFull is returned by take when the token refused a new session
+// (CKR_SESSION_COUNT) while the pool holds others to wait for.
+var errTokenFull = errors.New("session: the token has no session left")
+
+// Backoff of the pool's tries to grow again after CKR_SESSION_COUNT.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// acquire takes a place for one session, waiting in line while limit
+// places are taken. It sets *waited the first time it waits.
+func (p *Pool) acquire(ctx context.Context, waited *bool) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errPoolClosed
+	}
+	if len(p.waiters) == 0 && (p.lent < p.limit || p.probeLocked()) {
+		p.lent++
+		p.mu.Unlock()
+		return nil
+	}
+	w := make(chan struct{}, 1)
+	p.waiters = append(p.waiters, w)
+	p.mu.Unlock()
+	if !*waited {
+		*waited = true
 		p.waits.Add(1)
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("session: waiting for a session: %w", ctx.Err())
+	}
+
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	select {
+	case <-w:
+		// Handed a place meanwhile: pass it on.
+		p.lent--
+		p.handOffLocked()
+	default:
+		for i, x := range p.waiters {
+			if x == w {
+				p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+				break
+			}
 		}
 	}
-	s, err := p.take(ctx, check)
-	if err != nil {
-		<-p.sem
-		return nil, err
-	}
-	p.inUse.Add(1)
-	return s, nil
+	p.mu.Unlock()
+	return fmt.Errorf("session: waiting for a session: %w", ctx.Err())
 }
+
+// probeLocked reports whether a Get that finds every place taken may
+// try one session more, the limit having been lowered after
+// CKR_SESSION_COUNT and the backoff having passed, and raises the limit
+// if so. The caller holds mu.
+func (p *Pool) probeLocked() bool {
+	if p.limit >= p.cfg.size || time.Now().Before(p.probeAt) {
+		return false
+	}
+	p.limit++
+	p.probeAt = time.Now().Add(p.backoff)
+	return true
+}
+
+// release gives back a place taken by acquire.
+func (p *Pool) release() {
+	p.mu.Lock()
+	p.lent--
+	p.handOffLocked()
+	p.mu.Unlock()
+}
+
+// handOffLocked gives free places to the Gets waiting in line, first
+// come first served. The caller holds mu.
+func (p *Pool) handOffLocked() {
+	for len(p.waiters) > 0 && (p.lent < p.limit || p.closed) {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.lent++
+		w <- struct{}{}
+	}
+}
+
+// tokenFull records that the token refused a new session with err
+// (CKR_SESSION_COUNT): the pool lowers its limit to the sessions it
+// holds, and backs off before trying to grow again. It returns
+// errTokenFull, for the Get to wait, or when the pool holds no session
+// the error for the caller.
+func (p *Pool) tokenFull(err error) error {
+	p.full.Add(1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open == 0 {
+		return fmt.Errorf("session: slot %d has no session left, and the pool holds none to wait for (the token's limit is shared with its other users): %w", p.slot, err)
+	}
+	p.limit = min(p.limit, p.open)
+	p.backoff = min(max(2*p.backoff, minBackoff), maxBackoff)
+	p.probeAt = time.Now().Add(p.backoff)
+	return errTokenFull
+}
+
+// errPoolClosed is the error of a Get on a closed pool.
+var errPoolClosed = errors.New("session: pool is closed")
 
 // take returns an idle session, or opens one, and makes sure the token is
 // logged in. The caller holds a place in sem.
@@ -168,7 +293,7 @@ func (p *Pool) take(ctx context.Context, check bool) (*Session, error) {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, errors.New("session: pool is closed")
+			return nil, errPoolClosed
 		}
 		var s *Session
 		if n := len(p.idle); n > 0 {
@@ -197,8 +322,11 @@ func (p *Pool) take(ctx context.Context, check bool) (*Session, error) {
 		p.replaced.Add(1)
 	}
 	s, err := p.openSession()
+	if errors.Is(err, ck.CKR_SESSION_COUNT) {
+		return nil, p.tokenFull(err)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("session: opening a session on slot %d: %w", p.slot, err)
 	}
 	// The token may have logged out since the pool last looked: closing
 	// an application's last session does that. A fresh session's state
@@ -222,10 +350,11 @@ func (p *Pool) openSession() (*Session, error) {
 	}
 	h, err := p.m.OpenSession(p.slot, flags)
 	if err != nil {
-		return nil, fmt.Errorf("session: opening a session on slot %d: %w", p.slot, err)
+		return nil, err
 	}
 	p.mu.Lock()
 	p.open++
+	p.backoff = 0
 	p.mu.Unlock()
 	p.created.Add(1)
 	return &Session{m: p.m, h: h, slot: p.slot, tok: p.tok, pool: p, lastUsed: time.Now()}, nil
@@ -300,7 +429,7 @@ func (p *Pool) Put(s *Session) {
 			p.mu.Unlock()
 		}
 	}
-	<-p.sem
+	p.release()
 }
 
 // discard closes a session the pool will not reuse.
@@ -358,7 +487,9 @@ func (p *Pool) SetPIN(pin []byte) {
 
 // Stats is a snapshot of a pool's counters.
 type Stats struct {
-	Size     int    // the most sessions the pool opens
+	Size     int    // the pool's size: WithSize, lowered to the token's reported limits
+	Limit    int    // the most sessions the pool opens now: Size, or fewer while the token has no more
+	Full     uint64 // sessions the token refused (CKR_SESSION_COUNT)
 	Open     int    // sessions open now
 	InUse    int    // sessions lent now
 	Idle     int    // sessions open and waiting
@@ -373,15 +504,16 @@ func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Stats{
-		Size: p.cfg.size, Open: p.open, InUse: int(p.inUse.Load()), Idle: len(p.idle),
+		Size: p.cfg.size, Limit: p.limit, Full: p.full.Load(), Open: p.open, InUse: int(p.inUse.Load()), Idle: len(p.idle),
 		Waits: p.waits.Load(), Created: p.created.Load(), Replaced: p.replaced.Load(),
 		LoginErr: p.loginErrs.Load(),
 	}
 }
 
 // Close closes the idle sessions and clears the pool's copy of the PIN.
-// Sessions still lent are closed when they are returned. Close does not
-// log the token out: other pools may share the login.
+// Sessions still lent are closed when they are returned; Gets waiting
+// for a session fail. Close does not log the token out: other pools may
+// share the login.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -392,6 +524,7 @@ func (p *Pool) Close() error {
 	idle := p.idle
 	p.idle = nil
 	clear(p.cfg.pinCopy)
+	p.handOffLocked() // the Gets in line then find the pool closed
 	p.mu.Unlock()
 	for _, s := range idle {
 		p.discard(s)

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -50,9 +51,12 @@ func TestPoolLoginShared(t *testing.T) {
 func TestPoolWrongPINNeverRetried(t *testing.T) {
 	m := softhsm(t)
 	slot, tok := slotOf(t, m, tokBeta)
-	_, err := session.NewPool(ctx, m, slot, session.WithPIN([]byte("9999")))
+	// A PIN of its own per run: a refused PIN is not sent again in this
+	// process (TestPoolRefusedPINOnly).
+	wrong := fmt.Sprintf("wrong-%d", labelSeq.Add(1))
+	_, err := session.NewPool(ctx, m, slot, session.WithPIN([]byte(wrong)))
 	require.ErrorIs(t, err, ck.CKR_PIN_INCORRECT)
-	assert.NotContains(t, err.Error(), "9999")
+	assert.NotContains(t, err.Error(), wrong)
 
 	// A pool without a PIN does not log in; one given the right PIN by
 	// SetPIN does.
