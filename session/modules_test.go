@@ -31,8 +31,9 @@ import (
 // This file runs the key generation, signing and encryption suite of
 // this package against the modules that need daemons, which
 // `.ci/modules start` sets up (internal/p11test.OpenCryptoki, TPM2):
-// opencryptoki's software token and tpm2-pkcs11 on a software TPM. The
-// suite is one table; each case names the mechanisms it needs and is
+// opencryptoki's software token and tpm2-pkcs11 on a software TPM.
+// TestNSS (nss_test.go) runs it against NSS softokn too, on every run,
+// since NSS needs no daemon. The suite is one table; each case names the mechanisms it needs and is
 // skipped, saying which, when the token's own mechanism list lacks one.
 // Everything else runs, each result checked with Go's crypto, and what a
 // module does differently from the others is written down in its

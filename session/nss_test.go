@@ -7,6 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,7 +24,8 @@ import (
 // init string, and the library shares one instance per file: so one test
 // opens it and runs every NSS case as a subtest. NSS covers what SoftHSM
 // 2.6 lacks: RSA-OAEP with SHA-2 and a label, and ECDSA mechanisms that
-// hash on the token.
+// hash on the token. Its last subtest runs the shared suite of
+// modules_test.go on NSS.
 
 func TestNSS(t *testing.T) {
 	nss, err := p11test.NewNSS(t.TempDir(), []byte("test-pw"))
@@ -162,4 +165,66 @@ func TestNSS(t *testing.T) {
 			assert.Len(t, o.ID, 16)
 		}
 	})
+
+	// The suite of the modules that need daemons (modules_test.go), on
+	// the same module and pool, last: its final case closes every
+	// session of the token.
+	t.Run("module suite", func(t *testing.T) {
+		nssSuite(t, nss, m, p)
+	})
+}
+
+// nssSuite runs moduleSuite on NSS's "NSS Certificate DB" token through
+// the pool p. The suite adapts to the token's mechanism list, and logs
+// what ran and what it skipped and why.
+func nssSuite(t *testing.T, nss *p11test.NSS, m *pkcs11.Module, p *session.Pool) {
+	x := &moduleRun{
+		ext:    &p11test.External{Name: "NSS softokn", Lib: nss.Lib, Label: "NSS Certificate DB", PIN: nss.Password},
+		m:      m,
+		p:      p,
+		ecKeys: map[string]ecKeyPair{},
+	}
+	require.NoError(t, x.destroyTestObjects())
+	t.Cleanup(func() { assert.NoError(t, x.destroyTestObjects()) })
+	x.run(t)
+
+	// NSS lists its digest mechanisms on the "NSS Generic Crypto
+	// Services" slot only, not on the database's token, where the suite
+	// skips the digests case: run that case on the crypto slot, through
+	// a pool of its own (no login: the slot has no PIN).
+	var crypto ck.SlotID
+	found := false
+	slots, err := m.GetSlotList(true)
+	require.NoError(t, err)
+	for _, sl := range slots {
+		if ti, err := m.GetTokenInfo(sl); err == nil && ti.Label == "NSS Generic Crypto Services" {
+			crypto, found = sl, true
+		}
+	}
+	require.True(t, found, "no NSS Generic Crypto Services token")
+	cp, err := session.NewPool(ctx, m, crypto)
+	require.NoError(t, err)
+	defer cp.Close()
+	y := &moduleRun{ext: &p11test.External{Name: "NSS Generic Crypto Services", Lib: nss.Lib}, m: m, p: cp}
+	for _, c := range moduleSuite {
+		if !slices.ContainsFunc(x.skipped, func(sk string) bool { return strings.HasPrefix(sk, c.name+" (") }) {
+			continue
+		}
+		var missing []ck.MechanismType
+		require.NoError(t, cp.Do(ctx, func(s *session.Session) error {
+			for _, mt := range c.needs {
+				if !s.Supports(mt) {
+					missing = append(missing, mt)
+				}
+			}
+			return nil
+		}))
+		require.Empty(t, missing, "%s: neither NSS slot lists %v", c.name, missing)
+		t.Run(c.name+" on the crypto slot", func(t *testing.T) {
+			require.NoError(t, cp.Do(ctx, func(s *session.Session) error {
+				c.run(t, y, s)
+				return nil
+			}))
+		})
+	}
 }
