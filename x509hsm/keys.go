@@ -185,6 +185,39 @@ func marshalSPKI(pub crypto.PublicKey) ([]byte, error) {
 	}{alg, asn1.BitString{Bytes: k.Point, BitLength: 8 * len(k.Point)}})
 }
 
+// parseSPKI parses a DER SubjectPublicKeyInfo, such as
+// CKA_PUBLIC_KEY_INFO, into the public keys of decodeEC: crypto/x509
+// parses the keys it knows, and this package the EC and Edwards keys on
+// the curves of ck.Curves that crypto/x509 lacks (secp256k1, the
+// Brainpool curves, Ed448), as marshalSPKI writes them.
+func parseSPKI(der []byte) (crypto.PublicKey, error) {
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err == nil {
+		return pub, nil
+	}
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if rest, uerr := asn1.Unmarshal(der, &spki); uerr != nil || len(rest) > 0 {
+		return nil, err
+	}
+	// RFC 5480 names a Weierstrass curve in the parameters of
+	// id-ecPublicKey; RFC 8410 an Edwards curve by the algorithm.
+	oid := spki.Algorithm.Algorithm
+	weierstrass := oid.Equal(oidECPublicKey)
+	if weierstrass {
+		if _, perr := asn1.Unmarshal(spki.Algorithm.Parameters.FullBytes, &oid); perr != nil {
+			return nil, err
+		}
+	}
+	c, ok := ck.CurveByOID(oid)
+	if !ok || c.Edwards == weierstrass {
+		return nil, err
+	}
+	return decodeEC(c.ECParams(), ck.EncodeECPoint(spki.PublicKey.RightAlign()))
+}
+
 // keyKind is what a public key can do here.
 type keyKind uint8
 

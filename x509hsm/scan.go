@@ -250,7 +250,7 @@ func readKey(s *session.Session, o session.Object) (*keyObj, error) {
 			}
 			k.pub = pub
 		} else if info := vals[ck.CKA_PUBLIC_KEY_INFO]; info != nil {
-			if pub, err := x509.ParsePKIXPublicKey(info); err == nil {
+			if pub, err := parseSPKI(info); err == nil {
 				k.pub = pub
 			}
 		}
