@@ -178,7 +178,11 @@ func (e *Entry) privateKey(ctx context.Context) (session.Object, *session.Pool, 
 	return o, pool, err
 }
 
-// link finds the entry's private key on the token.
+// link finds the entry's private key on the token: by the entry's
+// CKA_ID or public key, and else, as discovery does, by the CKA_ID of
+// its public key object when that differs (a certificate linked to its
+// public key object by value, whose private key the token does not show
+// the public key of).
 func (e *Entry) link(ctx context.Context, pool *session.Pool) (session.Object, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -186,6 +190,9 @@ func (e *Entry) link(ctx context.Context, pool *session.Pool) (session.Object, e
 		return *o, nil
 	}
 	k, err := e.tok.findPrivate(ctx, pool, e.id, e.Public())
+	if err == nil && k == nil && e.pubObj != nil && len(e.pubObj.ID) > 0 && !bytes.Equal(e.pubObj.ID, e.id) {
+		k, err = e.tok.findPrivate(ctx, pool, e.pubObj.ID, e.Public())
+	}
 	if err != nil {
 		return session.Object{}, e.errorf("finding the private key: %w", err)
 	}

@@ -25,6 +25,7 @@ const (
 	TokPIN   = "pin"    // PIN handling: logged out until its test
 	TokBench = "bench"  // benchmarks
 	TokTwins = "twins"  // private keys that share a CKA_ID
+	TokLink  = "link"   // private keys linked by public key value
 )
 
 var (
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	testHSM, testHSMErr = p11test.NewSoftHSM(dir, TokDiscA, TokDiscB, TokWork, TokPIN, TokBench, TokTwins)
+	testHSM, testHSMErr = p11test.NewSoftHSM(dir, TokDiscA, TokDiscB, TokWork, TokPIN, TokBench, TokTwins, TokLink)
 	if testHSMErr == nil {
 		testHSMErr = testHSM.Setenv()
 	}
