@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"math/big"
 	"sort"
 
@@ -160,11 +161,13 @@ func fixedRS(rs []byte, n int) ([]byte, error) {
 }
 
 // Verify checks sig, a JWS signature made with the entry's JWS
-// algorithm, over message. It needs no PIN: it verifies with the
-// certificate's public key in Go, except for ES256K (Go has no
-// secp256k1), which it verifies on the token with the entry's public
-// key object and fails without one. An invalid signature gives an error
-// matching ErrVerification.
+// algorithm, over message, with the public key of the entry's
+// certificate. It needs no PIN. Go verifies every algorithm but ES256K:
+// Go has no secp256k1, so the token verifies those, with the entry's
+// public key object when it has one, else with a session object made
+// from the certificate's key for the one verification (public, so no
+// login is needed). An invalid signature gives an error matching
+// ErrVerification.
 func (e *Entry) Verify(message, sig []byte) error {
 	name, a, err := e.algorithm()
 	if err != nil {
@@ -204,14 +207,10 @@ func (e *Entry) Verify(message, sig []byte) error {
 		}
 		return nil
 	case *ECPublicKey:
-		if e.pubObj == nil {
-			return e.errorf("%s: Go has no %s: verifying needs the public key object on the token, and there is none", name, pub.Curve)
-		}
 		if len(sig) != 2*pub.Curve.FieldBytes {
 			return invalid()
 		}
-		ctx := context.Background()
-		err := e.tok.pub.Verify(ctx, *e.pubObj, session.ECDSA(0), digest, sig)
+		err := e.verifyOnToken(pub, digest, sig)
 		switch {
 		case err == nil:
 			return nil
@@ -221,4 +220,47 @@ func (e *Entry) Verify(message, sig []byte) error {
 		return e.errorf("%s: verifying on the token: %w", name, err)
 	}
 	return e.errorf("%s: unsupported key %s", name, describeKey(e.Public()))
+}
+
+// verifyOnToken checks the r||s signature sig over digest with CKM_ECDSA
+// on the entry's token, for a key on a curve Go lacks. It uses the
+// entry's public key object if it has one and that works; otherwise (no
+// object, or one gone since discovery) it makes a session object of
+// pub, verifies with it and destroys it. Both run on the pool that
+// never logs in: public session objects need no login, and read-only
+// sessions may make them.
+func (e *Entry) verifyOnToken(pub *ECPublicKey, digest, sig []byte) error {
+	ctx := context.Background()
+	var objErr error
+	if e.pubObj != nil {
+		objErr = e.tok.pub.Verify(ctx, *e.pubObj, session.ECDSA(0), digest, sig)
+		if objErr == nil || errors.Is(objErr, ck.CKR_SIGNATURE_INVALID) || errors.Is(objErr, ck.CKR_SIGNATURE_LEN_RANGE) {
+			return objErr
+		}
+	}
+	tmpl := []ck.Attribute{
+		ck.MustAttribute(ck.CKA_CLASS, ck.CKO_PUBLIC_KEY),
+		ck.MustAttribute(ck.CKA_KEY_TYPE, ck.CKK_EC),
+		ck.MustAttribute(ck.CKA_TOKEN, false),
+		ck.MustAttribute(ck.CKA_PRIVATE, false),
+		ck.MustAttribute(ck.CKA_VERIFY, true),
+		{Type: ck.CKA_EC_PARAMS, Value: pub.Curve.ECParams()},
+		{Type: ck.CKA_EC_POINT, Value: ck.EncodeECPoint(pub.Point)},
+	}
+	// Safe to run again on a fresh session: a session object goes with
+	// the session that made it.
+	err := e.tok.pub.Retry(ctx, func(s *session.Session) error {
+		o, err := s.Create(tmpl)
+		if err != nil {
+			return fmt.Errorf("creating a session object of the public key: %w", err)
+		}
+		// Should the token refuse to destroy it, it goes when the
+		// session is closed.
+		defer s.Destroy(o.Handle)
+		return s.Verify(o, session.ECDSA(0), digest, sig)
+	})
+	if err != nil && objErr != nil {
+		return fmt.Errorf("with the public key object: %w; with the certificate's key: %w", objErr, err)
+	}
+	return err
 }
