@@ -95,6 +95,14 @@ func TestImport(t *testing.T) {
 			step string
 			req  x509hsm.ImportRequest
 		}{
+			// The first step, before anything exists: an attribute EC
+			// private keys do not have, and one that contradicts the
+			// key's (SoftHSM makes the object before it refuses either,
+			// and leaves it behind for Import to find).
+			{"creating the private key object", x509hsm.ImportRequest{
+				PrivateKeyAttributes: []ck.Attribute{attr(ck.CKA_MODULUS_BITS, 2048)}}},
+			{"creating the private key object", x509hsm.ImportRequest{
+				PrivateKeyAttributes: []ck.Attribute{attr(ck.CKA_KEY_TYPE, ck.CKK_RSA)}}},
 			// An attribute certificates do not have.
 			{"creating the certificate object", x509hsm.ImportRequest{
 				CertificateAttributes: []ck.Attribute{attr(ck.CKA_MODULUS_BITS, 2048)}}},
