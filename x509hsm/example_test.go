@@ -3,16 +3,17 @@ package x509hsm_test
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -22,19 +23,25 @@ import (
 	"github.com/purepkcs11/pkcs11/x509hsm"
 )
 
-// Open a store: discovery runs in the background; Wait for it, then
-// list what it found. A token or object that could not be read is
-// reported and skipped, never hiding the rest.
+// The examples run against SoftHSM: the tests set P11_MODULE and P11_PIN
+// and put the certificates and keys they look for on token "web".
+
+// Open a store of the token labelled "web": discovery runs in the
+// background; Wait for it, then list what it found. A token or object
+// that could not be read is reported and skipped, never hiding the rest.
 func ExampleOpen() {
-	m, err := pkcs11.Open("/usr/lib/softhsm/libsofthsm2.so")
+	module := os.Getenv("P11_MODULE") // such as /usr/lib/softhsm/libsofthsm2.so
+	pin := []byte(os.Getenv("P11_PIN"))
+
+	m, err := pkcs11.Open(module)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer m.Close()
 
 	ctx := context.Background()
-	store, err := x509hsm.Open(ctx, m,
-		x509hsm.WithPIN(token.Label("signing"), []byte("1234")))
+	web := token.Label("web")
+	store, err := x509hsm.Open(ctx, m, x509hsm.WithTokens(web), x509hsm.WithPIN(web, pin))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,19 +53,37 @@ func ExampleOpen() {
 		log.Printf("some objects were skipped: %v", err)
 	}
 	for _, e := range store.Entries() {
-		fmt.Printf("%s  %-20q %s x509=%v key=%v\n", e.StorageID(), e.Label(),
-			e.Certificate().Subject, e.IsX509(), e.HasPrivateKey())
+		fmt.Printf("%-24s x509=%-5v private key=%v\n", e.Label(), e.IsX509(), e.HasPrivateKey())
 	}
+	// Output:
+	// Example Intermediate CA  x509=true  private key=false
+	// Example Root CA          x509=true  private key=false
+	// www.example.com          x509=true  private key=true
+	// jwt-signer               x509=false private key=true
 }
 
 // Find a certificate with its key, by subject and issuer, and sign with
 // it as with any crypto.Signer.
 func ExampleStore_FindOne() {
-	var store *x509hsm.Store // from x509hsm.Open, after Wait
+	m, err := pkcs11.Open(os.Getenv("P11_MODULE"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	web := token.Label("web")
+	store, err := x509hsm.Open(ctx, m, x509hsm.WithTokens(web), x509hsm.WithPIN(web, []byte(os.Getenv("P11_PIN"))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Wait(ctx); err != nil {
+		log.Fatal(err)
+	}
 
 	e, err := store.FindOne(
 		x509hsm.BySubjectCN("www.example.com"),
-		x509hsm.ByIssuer("CN=Example CA,O=Example"),
+		x509hsm.ByIssuer("CN=Example Intermediate CA,O=Example"),
 		x509hsm.HasPrivateKey())
 	switch {
 	case errors.Is(err, x509hsm.ErrNotFound):
@@ -69,19 +94,36 @@ func ExampleStore_FindOne() {
 		log.Fatal(err)
 	}
 
-	digest := sha256.Sum256([]byte("message"))
-	sig, err := e.Signer().Sign(nil, digest[:], &rsa.PSSOptions{
+	msg := []byte("message")
+	sig, err := crypto.SignMessage(e.Signer(), rand.Reader, msg, &rsa.PSSOptions{
 		SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%d-byte signature by %s\n", len(sig), e.Certificate().Subject)
+	err = e.Certificate().CheckSignature(x509.SHA256WithRSAPSS, msg, sig)
+	fmt.Printf("%d-byte signature by %s, valid: %v\n", len(sig), e.Certificate().Subject, err == nil)
+	// Output:
+	// 256-byte signature by CN=www.example.com,O=Example, valid: true
 }
 
 // Sign a JWT with a token key: Sign hashes the signing input and returns
 // the signature as JWS wants it (r||s for ES256).
 func ExampleEntry_Sign() {
-	var store *x509hsm.Store // from x509hsm.Open, after Wait
+	m, err := pkcs11.Open(os.Getenv("P11_MODULE"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	web := token.Label("web")
+	store, err := x509hsm.Open(ctx, m, x509hsm.WithTokens(web), x509hsm.WithPIN(web, []byte(os.Getenv("P11_PIN"))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Wait(ctx); err != nil {
+		log.Fatal(err)
+	}
 
 	e, err := store.FindOne(x509hsm.ByLabel("jwt-signer"))
 	if err != nil {
@@ -97,39 +139,75 @@ func ExampleEntry_Sign() {
 		log.Fatal(err)
 	}
 	jwt := input + "." + b64.EncodeToString(sig)
-	fmt.Println(jwt)
+	_ = jwt // send it
+	fmt.Println(header)
 
 	// Anyone with the certificate verifies it; Verify needs no PIN.
-	if err := e.Verify([]byte(input), sig); err != nil {
-		log.Fatal(err)
-	}
+	fmt.Println("valid:", e.Verify([]byte(input), sig) == nil)
+	// Output:
+	// {"alg":"ES256","typ":"JWT"}
+	// valid: true
 }
 
-// Import a certificate and its key from PEM files into a token: the key
-// becomes sensitive and never extractable on the token.
+// Import a certificate, its issuer and its key from a PEM file into a
+// token: the key becomes sensitive and never extractable on the token.
 func ExampleStore_ImportPEM() {
-	var store *x509hsm.Store // from x509hsm.Open
-
-	data, err := os.ReadFile("server.pem") // CERTIFICATE and PRIVATE KEY blocks
+	m, err := pkcs11.Open(os.Getenv("P11_MODULE"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	e, err := store.ImportPEM(context.Background(), x509hsm.ImportRequest{
-		Token: token.Label("web"),
-		PIN:   []byte("1234"),
-		Label: "www.example.com",
+	defer m.Close()
+	ctx := context.Background()
+	staging := token.Label("staging")
+	store, err := x509hsm.Open(ctx, m, x509hsm.WithTokens(staging))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	// CERTIFICATE blocks and a PRIVATE KEY block.
+	data, err := os.ReadFile("../testdata/x509hsm/server.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, err := store.ImportPEM(ctx, x509hsm.ImportRequest{
+		Token: staging,
+		PIN:   []byte(os.Getenv("P11_PIN")),
+		Label: "api.example.com",
 	}, data)
 	clear(data) // the key is on the token now
 	if err != nil {
 		log.Fatal(err) // names the step that failed; nothing is left behind
 	}
-	fmt.Println("imported", e.StorageID(), e.URI())
+	fmt.Println("imported:", e.Certificate().Subject, "with its private key:", e.HasPrivateKey())
+	issuer, err := store.FindOne(x509hsm.BySubjectCN("Example Issuing CA"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("and its issuer:", issuer.Certificate().Subject)
+	// Output:
+	// imported: CN=api.example.com,O=Example with its private key: true
+	// and its issuer: CN=Example Issuing CA,O=Example
 }
 
 // Serve HTTPS with the server key on the token: the store adds the
 // intermediate certificates it holds to the chain.
 func ExampleEntry_TLSCertificate() {
-	var store *x509hsm.Store // from x509hsm.Open, after Wait
+	m, err := pkcs11.Open(os.Getenv("P11_MODULE"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	web := token.Label("web")
+	store, err := x509hsm.Open(ctx, m, x509hsm.WithTokens(web), x509hsm.WithPIN(web, []byte(os.Getenv("P11_PIN"))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Wait(ctx); err != nil {
+		log.Fatal(err)
+	}
 
 	e, err := store.FindOne(x509hsm.BySubjectCN("www.example.com"), x509hsm.HasPrivateKey())
 	if err != nil {
@@ -140,44 +218,94 @@ func ExampleEntry_TLSCertificate() {
 		log.Fatal(err)
 	}
 	srv := &http.Server{
-		Addr: ":8443",
-		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-		},
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, "hello from a key that never left its token")
 		}),
 	}
-	log.Fatal(srv.ListenAndServeTLS("", ""))
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // ":443" in production
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+
+	// A client that trusts the root CA, whose certificate the token
+	// holds too.
+	root, err := store.FindOne(x509hsm.BySubjectCN("Example Root CA"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Certificate())
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "www.example.com"},
+	}}
+	resp, err := client.Get("https://" + ln.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s: %s", resp.Status, body)
+	fmt.Println("certificates sent:", len(resp.TLS.PeerCertificates))
+	// Output:
+	// 200 OK: hello from a key that never left its token
+	// certificates sent: 2
 }
 
-// Generate a key pair on a token, have a CA sign its CSR, and store the
-// certificate next to the key.
+// Generate a key pair on a token, make a CSR for a CA to sign, and
+// store a certificate next to the key: here one the key signs itself.
 func ExampleStore_Generate() {
-	var store *x509hsm.Store // from x509hsm.Open
+	m, err := pkcs11.Open(os.Getenv("P11_MODULE"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
 	ctx := context.Background()
+	staging := token.Label("staging")
+	store, err := x509hsm.Open(ctx, m, x509hsm.WithTokens(staging), x509hsm.WithPIN(staging, []byte(os.Getenv("P11_PIN"))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
 
 	e, err := store.Generate(ctx, x509hsm.GenerateRequest{
-		Token:     token.Label("web"),
-		PIN:       []byte("1234"),
+		Token:     staging,
 		Algorithm: x509hsm.P256,
-		Label:     "www.example.com",
+		Label:     "shop.example.com",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	csr, err := e.CreateCSR(&x509.CertificateRequest{
-		Subject:  pkix.Name{CommonName: "www.example.com"},
-		DNSNames: []string{"www.example.com"},
-	})
+	name := pkix.Name{CommonName: "shop.example.com"}
+	der, err := e.CreateCSR(&x509.CertificateRequest{Subject: name, DNSNames: []string{"shop.example.com"}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	pem.Encode(os.Stdout, &pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("CSR for", csr.Subject, "signed by the token:", csr.CheckSignature() == nil)
 
-	var cert *x509.Certificate // the CA's answer
+	cert, err := e.CreateSelfSigned(&x509.Certificate{
+		Subject:   name,
+		DNSNames:  []string{"shop.example.com"},
+		NotBefore: time.Now(),
+		NotAfter:  time.Now().AddDate(1, 0, 0),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := e.StoreCertificate(ctx, cert); err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println("stored:", e.Certificate().Subject, "x509:", e.IsX509())
+	// Output:
+	// CSR for CN=shop.example.com signed by the token: true
+	// stored: CN=shop.example.com x509: true
 }

@@ -1,6 +1,7 @@
 package x509hsm
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"sync"
@@ -26,6 +27,18 @@ const (
 	TokBench = "bench"  // benchmarks
 	TokTwins = "twins"  // private keys that share a CKA_ID
 	TokLink  = "link"   // private keys linked by public key value
+
+	// The examples' tokens: TokWeb holds what they look for (see
+	// setUpExamples), TokStaging what they import and generate.
+	TokWeb     = "web"
+	TokStaging = "staging"
+)
+
+// The environment variables the examples read, as a program using
+// this package might: the module's path and the tokens' user PIN.
+const (
+	moduleEnv = "P11_MODULE"
+	pinEnv    = "P11_PIN"
 )
 
 var (
@@ -37,18 +50,74 @@ var (
 func SoftHSMForTest() (*p11test.SoftHSM, error) { return testHSM, testHSMErr }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "x509hsm-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	testHSM, testHSMErr = p11test.NewSoftHSM(dir, TokDiscA, TokDiscB, TokWork, TokPIN, TokBench, TokTwins, TokLink)
+	testHSM, testHSMErr = p11test.NewSoftHSM(dir, TokDiscA, TokDiscB, TokWork, TokPIN, TokBench, TokTwins,
+		TokLink, TokWeb, TokStaging)
 	if testHSMErr == nil {
 		testHSMErr = testHSM.Setenv()
 	}
+
+	// The examples need SoftHSM, and cannot skip themselves as tests
+	// do: without it they are left out of the run, and the run fails
+	// where p11test.Require would fail a test (in CI), also when only
+	// examples were asked for.
+	failed := false
+	if testHSMErr != nil {
+		skip, fail := requireVerdict("SoftHSM2", testHSMErr)
+		if fail != "" {
+			fmt.Fprintln(os.Stderr, "x509hsm: examples not run:", fail)
+			failed = true
+		} else {
+			fmt.Fprintln(os.Stderr, "x509hsm: examples not run:", skip)
+		}
+		skipExamples()
+	} else if err := setUpExamples(testHSM.Lib); err != nil {
+		fmt.Fprintln(os.Stderr, "x509hsm: setting up the examples' tokens:", err)
+		failed = true
+		skipExamples()
+	}
+
 	code := m.Run()
 	os.RemoveAll(dir)
+	if failed && code == 0 {
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// requireVerdict returns what p11test.Require does in a test whose
+// module what is missing with err: the message it skips the test with,
+// or the one it fails it with.
+func requireVerdict(what string, err error) (skip, fail string) {
+	r := &verdictTB{}
+	p11test.Require(r, what, err)
+	return r.skip, r.fail
+}
+
+// verdictTB records what p11test.Require does instead of doing it.
+// Require calls only the methods it defines; the nil testing.TB gives
+// it the unexported method that implementing the interface needs.
+type verdictTB struct {
+	testing.TB
+	skip, fail string
+}
+
+func (r *verdictTB) Helper()                        {}
+func (r *verdictTB) Skipf(format string, a ...any)  { r.skip = fmt.Sprintf(format, a...) }
+func (r *verdictTB) Fatalf(format string, a ...any) { r.fail = fmt.Sprintf(format, a...) }
+
+// skipExamples adds the examples to -test.skip.
+func skipExamples() {
+	skip := "^Example"
+	if old := flag.Lookup("test.skip").Value.String(); old != "" {
+		skip = old + "|" + skip
+	}
+	flag.Set("test.skip", skip)
 }
 
 // PINTokenPIN is the user PIN of token TokPIN, changed from the default
