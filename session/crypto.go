@@ -53,11 +53,22 @@ func (s *Session) opErr(op string, mech ck.Mechanism, key Object, err error) err
 // C_DecryptUpdate of AES-GCM), and some keep one operation for several
 // kinds (NSS: one for encrypt and decrypt, one for sign, verify and
 // digest), so the one in the way need not be of kind k.
+//
+// A key that wants the PIN for each signature or decryption
+// (CKA_ALWAYS_AUTHENTICATE) is logged in for right after the Init
+// (auth.go).
 func (s *Session) start(k kind, mech ck.Mechanism, key Object) error {
+	_, err := s.startOp(k, mech, key)
+	return err
+}
+
+// startOp is start; it reports whether it logged in for the key.
+func (s *Session) startOp(k kind, mech ck.Mechanism, key Object) (bool, error) {
 	op := kindNames[k]
 	if err := s.checkMech(op, mech); err != nil {
-		return err
+		return false, err
 	}
+	auth := s.alwaysAuthenticate(k, key)
 	err := s.initOp(k, mech, key.Handle)
 	if errors.Is(err, ck.CKR_OPERATION_ACTIVE) {
 		if s.m.SessionCancel(s.h, allKinds) == nil {
@@ -72,7 +83,13 @@ func (s *Session) start(k kind, mech ck.Mechanism, key Object) error {
 			s.lost = true
 		}
 	}
-	return s.opErr(op, mech, key, err)
+	if err != nil {
+		return false, s.opErr(op, mech, key, err)
+	}
+	if !auth {
+		return false, nil
+	}
+	return s.loginForKey(k, mech, key)
 }
 
 // allKinds are the C_SessionCancel flags of every kind.
@@ -208,12 +225,13 @@ func (s *Session) readFailed(k kind, readErr error) error {
 // mechanisms that hash (CKM_SHA256_RSA_PKCS, CKM_ECDSA_SHA256, ...) data
 // is the message; for the others (CKM_ECDSA, CKM_RSA_PKCS_PSS) it is the
 // digest. HMAC keys sign with the HMAC mechanisms (see [HMAC]).
+//
+// A key with CKA_ALWAYS_AUTHENTICATE is given its PIN between the two
+// calls (C_Login with CKU_CONTEXT_SPECIFIC), from SetContextPIN or the
+// session's pool; without one the error matches [ErrKeyPIN] and says
+// what to do.
 func (s *Session) Sign(key Object, mech ck.Mechanism, data []byte) ([]byte, error) {
-	if err := s.start(kindSign, mech, key); err != nil {
-		return nil, err
-	}
-	sig, err := s.m.Sign(s.h, data)
-	return sig, s.opErr("sign", mech, key, err)
+	return s.oneShot(kindSign, mech, key, data)
 }
 
 // SignMultipart signs the concatenation of parts with key, passing each
@@ -326,13 +344,10 @@ func (s *Session) EncryptStream(key Object, mech ck.Mechanism, dst io.Writer, sr
 }
 
 // Decrypt decrypts data in one part with key (C_DecryptInit,
-// C_Decrypt).
+// C_Decrypt). A key with CKA_ALWAYS_AUTHENTICATE is given its PIN
+// between the two calls, as Sign does.
 func (s *Session) Decrypt(key Object, mech ck.Mechanism, data []byte) ([]byte, error) {
-	if err := s.start(kindDecrypt, mech, key); err != nil {
-		return nil, err
-	}
-	out, err := s.m.Decrypt(s.h, data)
-	return out, s.opErr("decrypt", mech, key, err)
+	return s.oneShot(kindDecrypt, mech, key, data)
 }
 
 // DecryptMultipart decrypts the concatenation of parts with key, passing

@@ -27,6 +27,10 @@ type tokenState struct {
 	refused refusals
 	// caps is what the token can do, read lazily (mechanisms.go).
 	caps tokenCaps
+	// alwaysAuth maps the identity of each key used for a signature or
+	// decryption (objectKey) to whether it wants a context-specific
+	// login (auth.go).
+	alwaysAuth sync.Map
 }
 
 type tokenKey struct {
@@ -116,6 +120,27 @@ func (t *tokenState) ensure(ctx context.Context, m *pkcs11.Module, h ck.SessionH
 		return fmt.Errorf("%s: %w", errRefusedBefore, rerr)
 	}
 	return t.loginLocked(m, h, c)
+}
+
+// contextLogin gives pin to the operation just initialized on session h
+// (C_Login with CKU_CONTEXT_SPECIFIC), unless the token refused that PIN
+// in a context-specific login before. It does not change the token's
+// login state. The caller keeps ownership of pin.
+func (t *tokenState) contextLogin(m *pkcs11.Module, h ck.SessionHandle, pin []byte) error {
+	c := credential{user: ck.CKU_CONTEXT_SPECIFIC, pin: pin}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if rerr := t.refused.find(c); rerr != nil {
+		return fmt.Errorf("%s: %w", errRefusedBefore, rerr)
+	}
+	err := m.Login(h, ck.CKU_CONTEXT_SPECIFIC, pin)
+	switch {
+	case err == nil:
+		t.refused.forget(c)
+	case isRefusal(err):
+		t.refused.add(c, err)
+	}
+	return err
 }
 
 // logout calls C_Logout and records it.

@@ -168,6 +168,7 @@ func (p *Pool) get(ctx context.Context, check bool) (*Session, error) {
 		s, err := p.take(ctx, check)
 		if err == nil {
 			p.inUse.Add(1)
+			s.ctx = ctx
 			return s, nil
 		}
 		p.release()
@@ -415,6 +416,8 @@ func (p *Pool) Put(s *Session) {
 		return
 	}
 	p.inUse.Add(-1)
+	s.ctx = nil
+	s.SetContextPIN(nil)
 	if s.lost {
 		p.discard(s)
 		p.replaced.Add(1)

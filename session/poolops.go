@@ -84,7 +84,10 @@ func (p *Pool) withKey(ctx context.Context, key Object, fn func(*Session, Object
 }
 
 // Sign signs data with key on a pooled session (Session.Sign: C_SignInit,
-// C_Sign), recovering as described above.
+// C_Sign), recovering as described above. A key with
+// CKA_ALWAYS_AUTHENTICATE is given the pool's PIN after C_SignInit
+// (C_Login with CKU_CONTEXT_SPECIFIC); a refusal is reported, matching
+// ErrKeyPIN, and not retried.
 func (p *Pool) Sign(ctx context.Context, key Object, mech ck.Mechanism, data []byte) ([]byte, error) {
 	var sig []byte
 	err := p.withKey(ctx, key, func(s *Session, k Object) error {
@@ -119,7 +122,8 @@ func (p *Pool) Encrypt(ctx context.Context, key Object, mech ck.Mechanism, data 
 }
 
 // Decrypt decrypts data with key on a pooled session (Session.Decrypt:
-// C_DecryptInit, C_Decrypt), recovering as described above.
+// C_DecryptInit, C_Decrypt), recovering as described above. A key with
+// CKA_ALWAYS_AUTHENTICATE gets the pool's PIN as in Sign.
 func (p *Pool) Decrypt(ctx context.Context, key Object, mech ck.Mechanism, data []byte) ([]byte, error) {
 	var out []byte
 	err := p.withKey(ctx, key, func(s *Session, k Object) error {

@@ -41,6 +41,12 @@
 // that PIN only (as a keyed hash, never the PIN itself), so another PIN,
 // from a new pool or a PIN provider's next answer, is tried once.
 //
+// A key with CKA_ALWAYS_AUTHENTICATE wants the PIN for each signature or
+// decryption: Sign and Decrypt (of a Session or a Pool) give it right
+// after the Init (C_Login with CKU_CONTEXT_SPECIFIC), from the pool's PIN
+// or [Session.SetContextPIN]. Its refusal matches [ErrKeyPIN], is never
+// taken for a lost session, and is never retried.
+//
 // # Errors
 //
 // Errors start with "session: ", name the operation, and wrap the root
@@ -48,6 +54,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -70,6 +77,12 @@ type Session struct {
 	lost bool
 	// lastUsed is when the pool last took the session back.
 	lastUsed time.Time
+	// ctx is the context of the Get that lent the session, for the
+	// pool's PIN provider; nil outside a pool and between lendings.
+	ctx context.Context
+	// contextPIN is the PIN for keys with CKA_ALWAYS_AUTHENTICATE
+	// (SetContextPIN), or nil.
+	contextPIN []byte
 }
 
 // Open opens a single session on the token in slot, outside any pool.
@@ -92,6 +105,7 @@ func (s *Session) Close() error {
 	if s.pool != nil {
 		return errors.New("session: a pooled session is closed by its pool")
 	}
+	s.SetContextPIN(nil)
 	if err := s.m.CloseSession(s.h); err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
@@ -132,6 +146,9 @@ func (s *Session) LoginUser(user ck.UserType, pin []byte, username string) error
 // LoginContext gives the PIN for a key with CKA_ALWAYS_AUTHENTICATE,
 // right after the operation's Init call (C_Login with
 // CKU_CONTEXT_SPECIFIC). It does not change the token's login state.
+// Sign and Decrypt do this themselves with the PIN of SetContextPIN or
+// of the session's pool; LoginContext is for operations started through
+// the root package's Module.
 func (s *Session) LoginContext(pin []byte) error {
 	return s.wrap("context-specific login", s.m.Login(s.h, ck.CKU_CONTEXT_SPECIFIC, pin))
 }
@@ -168,7 +185,12 @@ var lostRVs = []ck.RV{
 }
 
 // isLost reports whether err means the session can no longer be used.
+// A key's refusal of its PIN (ErrKeyPIN) is not: CKR_USER_NOT_LOGGED_IN
+// from such a key means that its own login is missing.
 func isLost(err error) bool {
+	if errors.Is(err, ErrKeyPIN) {
+		return false
+	}
 	var rv ck.RV
 	if !errors.As(err, &rv) {
 		return false
