@@ -95,7 +95,11 @@ func WithPIN(pin []byte) Option {
 func WithPINProvider(p PINProvider) Option { return func(c *config) { c.pin = p } }
 
 // WithUser sets the user type the pool logs in as; the default is
-// ck.CKU_USER.
+// ck.CKU_USER. A pool of the security officer (ck.CKU_SO) needs
+// ReadWrite: tokens refuse the SO's login on a read-only session, or
+// while the application has one open on the token
+// (CKR_SESSION_READ_ONLY_EXISTS), or while the user is logged in. Only a
+// pool of ck.CKU_USER gives its PIN to keys with CKA_ALWAYS_AUTHENTICATE.
 func WithUser(u ck.UserType) Option { return func(c *config) { c.user = u } }
 
 // WithUserName makes the pool log in with C_LoginUser (PKCS#11 3.0) as
