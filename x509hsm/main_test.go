@@ -68,7 +68,7 @@ func TestMain(m *testing.M) {
 	// examples were asked for.
 	failed := false
 	if testHSMErr != nil {
-		skip, fail := requireVerdict("SoftHSM2", testHSMErr)
+		skip, fail := p11test.Verdict("SoftHSM2", testHSMErr)
 		if fail != "" {
 			fmt.Fprintln(os.Stderr, "x509hsm: examples not run:", fail)
 			failed = true
@@ -89,27 +89,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-
-// requireVerdict returns what p11test.Require does in a test whose
-// module what is missing with err: the message it skips the test with,
-// or the one it fails it with.
-func requireVerdict(what string, err error) (skip, fail string) {
-	r := &verdictTB{}
-	p11test.Require(r, what, err)
-	return r.skip, r.fail
-}
-
-// verdictTB records what p11test.Require does instead of doing it.
-// Require calls only the methods it defines; the nil testing.TB gives
-// it the unexported method that implementing the interface needs.
-type verdictTB struct {
-	testing.TB
-	skip, fail string
-}
-
-func (r *verdictTB) Helper()                        {}
-func (r *verdictTB) Skipf(format string, a ...any)  { r.skip = fmt.Sprintf(format, a...) }
-func (r *verdictTB) Fatalf(format string, a ...any) { r.fail = fmt.Sprintf(format, a...) }
 
 // skipExamples adds the examples to -test.skip.
 func skipExamples() {

@@ -76,19 +76,30 @@ var errNoKnownPath = errors.New("no known path on this platform")
 // when err is nil.
 func Require(tb testing.TB, what string, err error) {
 	tb.Helper()
+	skip, fail := Verdict(what, err)
+	switch {
+	case fail != "":
+		tb.Fatalf("%s", fail)
+	case skip != "":
+		tb.Skipf("%s", skip)
+	}
+}
+
+// Verdict is what [Require] decides, for code that has no test to skip
+// or fail, such as a TestMain that leaves out examples: the message to
+// skip with, or the one to fail with; both empty when err is nil.
+func Verdict(what string, err error) (skip, fail string) {
 	if err == nil {
-		return
+		return "", ""
 	}
 	if reason := os.Getenv(NoSystemModulesEnv); reason != "" && errors.Is(err, errNoKnownPath) {
-		tb.Skipf("%s is not available on %s/%s by design (%s: %s): %v",
-			what, runtime.GOOS, runtime.GOARCH, NoSystemModulesEnv, reason, err)
-		return
+		return fmt.Sprintf("%s is not available on %s/%s by design (%s: %s): %v",
+			what, runtime.GOOS, runtime.GOARCH, NoSystemModulesEnv, reason, err), ""
 	}
 	if os.Getenv("CI") != "" {
-		tb.Fatalf("%s is required in CI: %v", what, err)
-		return
+		return "", fmt.Sprintf("%s is required in CI: %v", what, err)
 	}
-	tb.Skipf("%s is missing (.ci/setup installs it): %v", what, err)
+	return fmt.Sprintf("%s is missing (.ci/setup installs it): %v", what, err), ""
 }
 
 // Triplet returns the Debian multiarch triplet of runtime.GOARCH, the
