@@ -306,6 +306,7 @@ func TestDiscovery(t *testing.T) {
 		require.ErrorIs(t, err, x509hsm.ErrNoPrivateKey)
 		_, err = byLabel(t, all, "a6-ca").Sign(message)
 		require.ErrorIs(t, err, x509hsm.ErrNoPrivateKey)
+		assert.Equal(t, 1, strings.Count(err.Error(), "x509hsm: "), "the package prefix, said once: %v", err)
 
 		// disc-b was never logged in.
 		_, err = byLabel(t, all, "b1-padded").Sign(message)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -145,10 +146,27 @@ func (e *Entry) URI() *token.URI {
 // SetPIN and at the first use.
 func (e *Entry) HasPrivateKey() bool { return e.priv.Load() != nil }
 
-// errorf returns an error of an operation of the entry.
+// errorf returns an error of an operation of the entry. An error among
+// args that already starts with this package's prefix (one of its
+// sentinels, say) loses it in the message, so that the prefix is not
+// said twice; errors.Is and errors.As still see it.
 func (e *Entry) errorf(format string, args ...any) error {
-	return fmt.Errorf("x509hsm: %s: "+format, append([]any{e.name()}, args...)...)
+	for i, a := range args {
+		if err, ok := a.(error); ok && strings.HasPrefix(err.Error(), errPrefix) {
+			args[i] = unprefixed{err}
+		}
+	}
+	return fmt.Errorf(errPrefix+"%s: "+format, append([]any{e.name()}, args...)...)
 }
+
+const errPrefix = "x509hsm: "
+
+// unprefixed is an error of this package printed without its prefix,
+// inside another one that has it.
+type unprefixed struct{ err error }
+
+func (u unprefixed) Error() string { return strings.TrimPrefix(u.err.Error(), errPrefix) }
+func (u unprefixed) Unwrap() error { return u.err }
 
 // name names the entry for messages.
 func (e *Entry) name() string {
