@@ -155,8 +155,10 @@ func limitSize(n int, limit uint64) int {
 	return n
 }
 
-// Get lends a session, waiting for one while all are in use. Return it
-// with Put. Prefer Do, which cannot forget to.
+// Get lends a session, waiting for one while all are in use, or while
+// the token has no session left for the pool and the pool holds some
+// that will come back (see [Pool]). Return it with Put. Prefer Do,
+// which cannot forget to.
 func (p *Pool) Get(ctx context.Context) (*Session, error) {
 	return p.get(ctx, false)
 }
