@@ -78,21 +78,28 @@ func (m *Module) GenerateKeyPair(s ck.SessionHandle, mech ck.Mechanism, public, 
 	return ck.ObjectHandle(getUL(a.buf[h:])), ck.ObjectHandle(getUL(a.buf[h+8:])), nil
 }
 
-// WrapKey encrypts (wraps) a key with another (C_WrapKey).
+// WrapKey encrypts (wraps) a key with another (C_WrapKey). A module that
+// generates the IV of an AES-GCM wrap writes it into the IV of mech's
+// ck.GCMParams.
 func (m *Module) WrapKey(s ck.SessionHandle, mech ck.Mechanism, wrappingKey, key ck.ObjectHandle) ([]byte, error) {
 	if err := argsFit(fnWrapKey, uint64(s), uint64(wrappingKey), uint64(key)); err != nil {
 		return nil, err
 	}
-	a, mo, _, _, err := mechTemplateArena(fnWrapKey, &mech, 8)
+	a, mo, _, wb, err := mechTemplateArena(fnWrapKey, &mech, 8)
 	if err != nil {
 		return nil, err
 	}
 	defer a.free()
 	l := a.alloc(8)
-	return fetch(fnWrapKey, a.buf[l:l+8], func(out []byte) ck.RV {
+	out, err := fetch(fnWrapKey, a.buf[l:l+8], func(out []byte) ck.RV {
 		return m.call6(fnWrapKey, uintptr(s), uintptr(a.ptr(mo)), uintptr(wrappingKey), uintptr(key),
 			uintptr(outPtr(out)), uintptr(a.ptr(l)))
 	})
+	if err != nil {
+		return nil, err
+	}
+	a.copyBack(wb)
+	return out, nil
 }
 
 // UnwrapKey decrypts a wrapped key into a new key object (C_UnwrapKey).
@@ -210,21 +217,28 @@ func (m *Module) DecapsulateKey(s ck.SessionHandle, mech ck.Mechanism, privateKe
 }
 
 // WrapKeyAuthenticated wraps a key with an authenticated mechanism and
-// associated data (C_WrapKeyAuthenticated, PKCS#11 3.2).
+// associated data (C_WrapKeyAuthenticated, PKCS#11 3.2). A module that
+// generates the IV of an AES-GCM wrap writes it into the IV of mech's
+// ck.GCMParams.
 func (m *Module) WrapKeyAuthenticated(s ck.SessionHandle, mech ck.Mechanism, wrappingKey, key ck.ObjectHandle, aad []byte) ([]byte, error) {
 	if err := argsFit(fnWrapKeyAuthenticated, uint64(s), uint64(wrappingKey), uint64(key), uint64(len(aad))); err != nil {
 		return nil, err
 	}
-	a, mo, _, _, err := mechTemplateArena(fnWrapKeyAuthenticated, &mech, 8)
+	a, mo, _, wb, err := mechTemplateArena(fnWrapKeyAuthenticated, &mech, 8)
 	if err != nil {
 		return nil, err
 	}
 	defer a.free()
 	l := a.alloc(8)
-	return fetch(fnWrapKeyAuthenticated, a.buf[l:l+8], func(out []byte) ck.RV {
+	out, err := fetch(fnWrapKeyAuthenticated, a.buf[l:l+8], func(out []byte) ck.RV {
 		return m.call8(fnWrapKeyAuthenticated, uintptr(s), uintptr(a.ptr(mo)), uintptr(wrappingKey), uintptr(key),
 			uintptr(bytesPtr(aad)), uintptr(len(aad)), uintptr(outPtr(out)), uintptr(a.ptr(l)))
 	})
+	if err != nil {
+		return nil, err
+	}
+	a.copyBack(wb)
+	return out, nil
 }
 
 // UnwrapKeyAuthenticated unwraps a key wrapped by WrapKeyAuthenticated

@@ -34,7 +34,8 @@ func (m *Module) MessageEncryptInit(s ck.SessionHandle, mech ck.Mechanism, key c
 }
 
 // EncryptMessage encrypts one message (C_EncryptMessage). For AES-GCM the
-// module writes the tag, and a generated IV, into param's slices.
+// module writes the tag, and a generated IV, into param's slices; they
+// are copied there only when the call succeeds.
 func (m *Module) EncryptMessage(s ck.SessionHandle, param ck.Parameter, aad, plaintext []byte) ([]byte, error) {
 	return m.message(fnEncryptMessage, s, param, aad, plaintext)
 }
@@ -54,11 +55,16 @@ func (m *Module) message(f funcIndex, s ck.SessionHandle, param ck.Parameter, aa
 		return m.call9(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(aad)), uintptr(len(aad)),
 			uintptr(bytesPtr(in)), uintptr(len(in)), uintptr(outPtr(out)), uintptr(a.ptr(l)))
 	})
+	if err != nil {
+		return nil, err
+	}
 	a.copyBack(wb)
-	return out, err
+	return out, nil
 }
 
 // EncryptMessageBegin starts a multi-part message (C_EncryptMessageBegin).
+// For AES-GCM a module that generates the IV writes it into param's IV,
+// which the later parts of the message then carry.
 func (m *Module) EncryptMessageBegin(s ck.SessionHandle, param ck.Parameter, aad []byte) error {
 	return m.messageBegin(fnEncryptMessageBegin, s, param, aad)
 }
@@ -73,7 +79,9 @@ func (m *Module) messageBegin(f funcIndex, s ck.SessionHandle, param ck.Paramete
 	}
 	defer a.free()
 	rv := m.call5(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(aad)), uintptr(len(aad)))
-	a.copyBack(wb)
+	if rv == ck.CKR_OK {
+		a.copyBack(wb)
+	}
 	return check(f, rv)
 }
 
@@ -97,8 +105,11 @@ func (m *Module) messageNext(f funcIndex, s ck.SessionHandle, param ck.Parameter
 		return m.call8(f, uintptr(s), p, uintptr(n), uintptr(bytesPtr(in)), uintptr(len(in)),
 			uintptr(outPtr(out)), uintptr(a.ptr(l)), uintptr(flags))
 	})
+	if err != nil {
+		return nil, err
+	}
 	a.copyBack(wb)
-	return out, err
+	return out, nil
 }
 
 // MessageEncryptFinal ends the message-encryption operation
