@@ -2,6 +2,8 @@ package pkcs11
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 
 	"github.com/purepkcs11/pkcs11/ck"
 )
@@ -154,11 +156,30 @@ func (m *Module) FindObjectsFinal(s ck.SessionHandle) error {
 // AttributeResult is one attribute read by GetAttributeValue, with its own
 // outcome: Err is nil and Value holds the value (in the platform-neutral
 // form of ck.Attribute), or Err says why there is none, matching
-// ck.CKR_ATTRIBUTE_SENSITIVE, ck.CKR_ATTRIBUTE_TYPE_INVALID or another RV.
+// ck.CKR_ATTRIBUTE_SENSITIVE, ck.CKR_ATTRIBUTE_TYPE_INVALID or another RV,
+// or ErrAttributeUnavailable.
 type AttributeResult struct {
 	ck.Attribute
 	Err error
 }
+
+// ErrAttributeUnavailable is matched by the Err of an AttributeResult
+// whose value the token withheld without a reason: it gave the length
+// CK_UNAVAILABLE_INFORMATION, and asked for that attribute alone, it
+// returned CKR_OK with that length again. PKCS#11 pairs that length with
+// CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID or
+// CKR_BUFFER_TOO_SMALL, but some tokens answer so for a value they cannot
+// produce. It is neither of the first two: the attribute may exist and
+// need not be secret.
+var ErrAttributeUnavailable = errors.New("attribute value unavailable")
+
+func unavailable(t ck.AttributeType) error {
+	return fmt.Errorf("pkcs11: %v: %v: %w", fnGetAttributeValue, t, ErrAttributeUnavailable)
+}
+
+// isArray tells the attributes whose value is an array of attributes
+// (CKA_WRAP_TEMPLATE, ...): they are read on their own, by readArray.
+func isArray(t ck.AttributeType) bool { return t.Kind() == ck.KindTemplate }
 
 // GetAttributeValue reads attributes of an object (C_GetAttributeValue).
 // Each result carries its own outcome, so a sensitive or unknown attribute
@@ -166,6 +187,12 @@ type AttributeResult struct {
 // whole call. It asks the token for the lengths first, then for the
 // values: two calls. GetAttributeValueHint saves the first when the
 // values are known to be small.
+//
+// An attribute whose value is an array of attributes (CKA_WRAP_TEMPLATE,
+// CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE, ...) takes three calls of its
+// own, as PKCS#11 3.2 section 5.7.5 describes: the size of the array,
+// then the type and length of each element, then the values. Its Value
+// is in the encoding of ck.EncodeTemplate; use its Template method.
 func (m *Module) GetAttributeValue(s ck.SessionHandle, o ck.ObjectHandle, types []ck.AttributeType) ([]AttributeResult, error) {
 	return m.getAttributes(s, o, types, 0)
 }
@@ -215,7 +242,7 @@ func (m *Module) getAttributes(s ck.SessionHandle, o ck.ObjectHandle, types []ck
 	// Size query for whatever the hint did not cover.
 	var pending []int
 	for i := range res {
-		if res[i].Value == nil && res[i].Err == nil {
+		if res[i].Value == nil && res[i].Err == nil && !isArray(res[i].Type) {
 			pending = append(pending, i)
 		}
 	}
@@ -234,7 +261,7 @@ func (m *Module) getAttributes(s ck.SessionHandle, o ck.ObjectHandle, types []ck
 			// A value grew between the two calls: ask for its size again.
 			var again []int
 			for i := range res {
-				if res[i].Value == nil && res[i].Err == nil {
+				if res[i].Value == nil && res[i].Err == nil && !isArray(res[i].Type) {
 					again = append(again, i)
 				}
 			}
@@ -250,12 +277,33 @@ func (m *Module) getAttributes(s ck.SessionHandle, o ck.ObjectHandle, types []ck
 			refused = append(refused, i)
 		}
 	}
+	var reappeared bool
 	for _, i := range refused {
-		rv, err := m.attrRV(s, o, res[i].Type)
+		rv, n, err := m.attrRV(s, o, res[i].Type)
 		if err != nil {
 			return nil, err
 		}
-		res[i].Err = &Error{Func: funcNames[fnGetAttributeValue], RV: rv}
+		switch {
+		case rv != ck.CKR_OK:
+			res[i].Err = &Error{Func: funcNames[fnGetAttributeValue], RV: rv}
+		case n == ck.CK_UNAVAILABLE_INFORMATION:
+			res[i].Err = unavailable(res[i].Type)
+		default:
+			// It has a value now: read it once more.
+			lens[i], reappeared = n, true
+		}
+	}
+	if reappeared {
+		if _, err := m.readRound(s, o, res, lens, false); err != nil {
+			return nil, err
+		}
+	}
+	for i := range res {
+		if isArray(res[i].Type) && res[i].Value == nil && res[i].Err == nil {
+			if err := m.readArray(s, o, &res[i]); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for i := range res {
 		if res[i].Value == nil && res[i].Err == nil {
@@ -296,11 +344,7 @@ func (m *Module) readRound(s ck.SessionHandle, o ck.ObjectHandle, res []Attribut
 	var idx []int
 	size := 0
 	for i := range res {
-		if res[i].Value == nil && res[i].Err == nil && lens[i] != ck.CK_UNAVAILABLE_INFORMATION {
-			if res[i].Type.Kind() == ck.KindTemplate {
-				res[i].Err = errorf(fnGetAttributeValue, "reading %v (an attribute array) is not supported", res[i].Type)
-				continue
-			}
+		if res[i].Value == nil && res[i].Err == nil && lens[i] != ck.CK_UNAVAILABLE_INFORMATION && !isArray(res[i].Type) {
 			idx = append(idx, i)
 			size += round8(max(int(lens[i]), 1))
 		}
@@ -339,20 +383,174 @@ func (m *Module) readRound(s ck.SessionHandle, o ck.ObjectHandle, res []Attribut
 	return rv, nil
 }
 
-// attrRV asks for one attribute alone, to learn why the token refuses it.
-func (m *Module) attrRV(s ck.SessionHandle, o ck.ObjectHandle, t ck.AttributeType) (ck.RV, error) {
+// attrRV asks for the length of one attribute alone, to learn why the
+// token refuses it, and returns the RV and the length (bounded by
+// maxOutput, or CK_UNAVAILABLE_INFORMATION).
+func (m *Module) attrRV(s ck.SessionHandle, o ck.ObjectHandle, t ck.AttributeType) (ck.RV, uint64, error) {
 	a := newArena(sizeAttr)
 	defer a.free()
 	putUL(a.buf, uint64(t))
 	rv := m.call4(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(0)), 1)
 	if !attrOK(rv) {
-		return rv, check(fnGetAttributeValue, rv)
+		return rv, 0, check(fnGetAttributeValue, rv)
 	}
-	if rv == ck.CKR_OK {
-		// It has a value now; report the refusal we saw as unavailable.
-		return ck.CKR_ATTRIBUTE_VALUE_INVALID, nil
+	n := getCount(a.buf[offAttrLen:])
+	if n != ck.CK_UNAVAILABLE_INFORMATION && n > maxOutput {
+		return rv, 0, badOutput(fnGetAttributeValue, "%v is %d bytes long", t, n)
 	}
-	return rv, nil
+	return rv, n, nil
+}
+
+// readArray reads an attribute whose value is an array of attributes
+// into r, in the three calls of PKCS#11 3.2 section 5.7.5: the size of
+// the CK_ATTRIBUTE array; the array with NULL values, which the token
+// fills with each element's type and length; the array with a buffer
+// for each value. An array that changes between the calls is read again,
+// a few times. A refusal or a bad answer about this attribute alone is
+// r.Err; the error is for failures of the whole call.
+func (m *Module) readArray(s ck.SessionHandle, o ck.ObjectHandle, r *AttributeResult) error {
+	for range 3 {
+		rv, size, err := m.attrRV(s, o, r.Type)
+		if err != nil {
+			return err
+		}
+		switch {
+		case rv != ck.CKR_OK:
+			r.Err = &Error{Func: funcNames[fnGetAttributeValue], RV: rv}
+			return nil
+		case size == ck.CK_UNAVAILABLE_INFORMATION:
+			r.Err = unavailable(r.Type)
+			return nil
+		case size%uint64(sizeAttr) != 0:
+			r.Err = badOutput(fnGetAttributeValue, "%v: %d bytes is no array of %d-byte CK_ATTRIBUTEs", r.Type, size, sizeAttr)
+			return nil
+		case size == 0:
+			r.Value = []byte{}
+			return nil
+		}
+		elems, done, err := m.arrayElements(s, o, r, int(size)/sizeAttr)
+		if err != nil || done {
+			return err
+		}
+		if elems == nil {
+			continue // the array grew
+		}
+		if done, err := m.arrayValues(s, o, r, elems); err != nil || done {
+			return err
+		}
+	}
+	r.Err = badOutput(fnGetAttributeValue, "%v: the array changed at every read", r.Type)
+	return nil
+}
+
+// arrayElement is one element of an attribute array: its type and
+// length, as the token gave them.
+type arrayElement struct {
+	t ck.AttributeType
+	n uint64
+}
+
+// arrayCall makes the C_GetAttributeValue call for one attribute array:
+// the CK_ATTRIBUTE of r.Type at the start of a, pointing to the array at
+// arr of count elements. It returns the RV and the count of elements the
+// token reports, or done with r.Err set when the token refused or lied.
+func (m *Module) arrayCall(s ck.SessionHandle, o ck.ObjectHandle, r *AttributeResult, a *arena, arr, count int) (rv ck.RV, n int, done bool, err error) {
+	size := uint64(count * sizeAttr)
+	putUL(a.buf, uint64(r.Type))
+	putPtr(a.buf[offAttrValue:], a.addr(arr))
+	putUL(a.buf[offAttrLen:], size)
+	rv = m.call4(fnGetAttributeValue, uintptr(s), uintptr(o), uintptr(a.ptr(0)), 1)
+	if !attrOK(rv) {
+		return rv, 0, true, check(fnGetAttributeValue, rv)
+	}
+	if rv == ck.CKR_BUFFER_TOO_SMALL {
+		return rv, 0, false, nil
+	}
+	if rv != ck.CKR_OK {
+		r.Err = &Error{Func: funcNames[fnGetAttributeValue], RV: rv}
+		return rv, 0, true, nil
+	}
+	got := getCount(a.buf[offAttrLen:])
+	if got > size || got%uint64(sizeAttr) != 0 {
+		r.Err = badOutput(fnGetAttributeValue, "%v: an array of %d bytes in a buffer of %d", r.Type, got, size)
+		return rv, 0, true, nil
+	}
+	return rv, int(got) / sizeAttr, false, nil
+}
+
+// arrayElements asks for the types and lengths of the count elements of
+// an attribute array. It returns nil elements when the array grew.
+func (m *Module) arrayElements(s ck.SessionHandle, o ck.ObjectHandle, r *AttributeResult, count int) ([]arrayElement, bool, error) {
+	a := newArena(round8(sizeAttr) + count*sizeAttr + 8)
+	defer a.free()
+	a.alloc(sizeAttr)
+	arr := a.alloc(count * sizeAttr)
+	rv, n, done, err := m.arrayCall(s, o, r, &a, arr, count)
+	if err != nil || done || rv == ck.CKR_BUFFER_TOO_SMALL {
+		return nil, done, err
+	}
+	elems := make([]arrayElement, n)
+	total := 0
+	for k := range elems {
+		e := a.buf[arr+k*sizeAttr:]
+		elems[k] = arrayElement{ck.AttributeType(getUL(e)), getCount(e[offAttrLen:])}
+		if elems[k].n == ck.CK_UNAVAILABLE_INFORMATION {
+			r.Err = unavailable(r.Type)
+			return nil, true, nil
+		}
+		if elems[k].n > maxOutput-uint64(total) {
+			r.Err = badOutput(fnGetAttributeValue, "%v: element %d (%v) is %d bytes long", r.Type, k, elems[k].t, elems[k].n)
+			return nil, true, nil
+		}
+		total += round8(max(int(elems[k].n), 1))
+	}
+	if total > maxOutput {
+		r.Err = badOutput(fnGetAttributeValue, "%v: elements of %d bytes", r.Type, total)
+		return nil, true, nil
+	}
+	return elems, false, nil
+}
+
+// arrayValues reads the values of the elements of an attribute array
+// into r. It returns false, with nothing set, when a value grew.
+func (m *Module) arrayValues(s ck.SessionHandle, o ck.ObjectHandle, r *AttributeResult, elems []arrayElement) (bool, error) {
+	size := round8(sizeAttr) + round8(len(elems)*sizeAttr) + 8
+	for _, e := range elems {
+		size += round8(max(int(e.n), 1))
+	}
+	a := newArena(size)
+	defer a.free()
+	a.alloc(sizeAttr)
+	arr := a.alloc(len(elems) * sizeAttr)
+	offs := make([]int, len(elems))
+	for k, el := range elems {
+		e := a.buf[arr+k*sizeAttr:]
+		putUL(e, uint64(el.t))
+		offs[k] = a.alloc(max(int(el.n), 1))
+		putPtr(e[offAttrValue:], a.addr(offs[k]))
+		putUL(e[offAttrLen:], el.n)
+	}
+	rv, n, done, err := m.arrayCall(s, o, r, &a, arr, len(elems))
+	if err != nil || done || rv == ck.CKR_BUFFER_TOO_SMALL {
+		return done, err
+	}
+	attrs := make([]ck.Attribute, n)
+	for k := range attrs {
+		e := a.buf[arr+k*sizeAttr:]
+		t := ck.AttributeType(getUL(e))
+		got := getCount(e[offAttrLen:])
+		if got > elems[k].n {
+			r.Err = badOutput(fnGetAttributeValue, "%v: element %d (%v): %d bytes written into a buffer of %d", r.Type, k, t, got, elems[k].n)
+			return true, nil
+		}
+		if isArray(t) {
+			r.Err = errorf(fnGetAttributeValue, "%v: element %d is %v, an attribute array: arrays in arrays are not supported", r.Type, k, t)
+			return true, nil
+		}
+		attrs[k] = ck.Attribute{Type: t, Value: canonical(t, a.buf[offs[k]:offs[k]+int(got)])}
+	}
+	r.Value = ck.EncodeTemplate(attrs)
+	return true, nil
 }
 
 // canonical copies a value read from the module into the
