@@ -39,7 +39,7 @@ const (
 	abiObject      ck.ObjectHandle  = 0x100 // has attributes
 	abiCreated     ck.ObjectHandle  = 0x200 // from C_CreateObject
 	abiDerived     ck.ObjectHandle  = 0x99  // from C_DeriveKey
-	abiKey         ck.ObjectHandle  = 0x300 // any key: abimod does not check
+	abiKey         ck.ObjectHandle  = 0x300 // the key the 3.x functions check; the others take any
 	abiUnknownRV   ck.RV            = 0xCE534351
 	abiVendorMech                   = ck.CKM_VENDOR_DEFINED + 0x42
 	abiUserPIN                      = "1234"
@@ -50,10 +50,22 @@ const (
 
 // The faults abimod_set_fault switches on (the FAULT_ enum of abimod.c).
 const (
-	faultSlotListGrows = 1 // C_GetSlotList: 1000000 slots, then too small
-	faultSignLong      = 2 // C_Sign: a length beyond the caller's buffer
-	faultInfoRV        = 3 // C_GetInfo: returns abiUnknownRV
-	faultLabelLong     = 4 // C_GetAttributeValue: CKA_LABEL too long
+	faultSlotListGrows = 1  // C_GetSlotList: 1000000 slots, then too small
+	faultSignLong      = 2  // C_Sign: a length beyond the caller's buffer
+	faultInfoRV        = 3  // C_GetInfo: returns abiUnknownRV
+	faultLabelLong     = 4  // C_GetAttributeValue: CKA_LABEL too long
+	faultQueryShort    = 5  // 3.x outputs: a size query gives half the length
+	faultOutLong       = 6  // 3.x outputs: a length beyond the caller's buffer
+	faultLabelUnavail  = 7  // CKA_LABEL: CK_UNAVAILABLE_INFORMATION with CKR_OK
+	faultLabelOnce     = 8  // the same once, then CKA_LABEL as usual
+	faultArrayLong     = 9  // CKA_WRAP_TEMPLATE: an element beyond its buffer
+	faultArrayHuge     = 10 // CKA_WRAP_TEMPLATE: an element of 1 GiB
+)
+
+// What abimod_count counts (the COUNT_ enum of abimod.c).
+const (
+	countInitialize = 0 // calls of C_Initialize
+	countFinalize   = 1 // calls of C_Finalize
 )
 
 // abiMechanisms is the token's mechanism list, in abimod's order.
@@ -75,8 +87,8 @@ func abiSeq(first byte, n int) []byte {
 // abimodLib is one loaded copy of abimod: the Module that opened it and
 // the addresses of its test hooks.
 type abimodLib struct {
-	m                                          *pkcs11.Module
-	lastErrFn, setFaultFn, flagsFn, reservedFn uintptr
+	m                                                   *pkcs11.Module
+	lastErrFn, setFaultFn, flagsFn, reservedFn, countFn uintptr
 }
 
 // abimods holds the copies of abimod, built and opened once per test
@@ -85,6 +97,7 @@ type abimodLib struct {
 var abimods struct {
 	once     sync.Once
 	err      error
+	image    []byte     // the library file, for tests that need a copy
 	main     *abimodLib // default options
 	initStr  *abimodLib // WithInitString(abiInitString)
 	nullArgs *abimodLib // WithNullInitArgs
@@ -119,6 +132,9 @@ func loadAbimods() error {
 
 	lib, err := abimodBinary(dir)
 	if err != nil {
+		return err
+	}
+	if abimods.image, err = os.ReadFile(lib); err != nil {
 		return err
 	}
 	copies := []struct {
@@ -183,6 +199,7 @@ func findHooks(m *pkcs11.Module) (*abimodLib, error) {
 		{"abimod_set_fault", &l.setFaultFn},
 		{"abimod_init_flags", &l.flagsFn},
 		{"abimod_init_reserved", &l.reservedFn},
+		{"abimod_count", &l.countFn},
 	} {
 		if *s.dst, err = hookSym(h, s.name); err != nil {
 			return nil, err
@@ -224,6 +241,13 @@ func (l *abimodLib) initReserved() (string, bool) {
 }
 
 func (l *abimodLib) setFault(f uintptr) { purego.SyscallN(l.setFaultFn, f) }
+
+// count returns abimod_count(what), a count of calls since the library
+// was loaded.
+func (l *abimodLib) count(what uintptr) uint64 {
+	r, _, _ := purego.SyscallN(l.countFn, what)
+	return ulongResult(r)
+}
 
 // fault switches on a hostile behaviour for the rest of the test.
 func (l *abimodLib) fault(t *testing.T, f uintptr) {
@@ -316,6 +340,9 @@ func TestAbimodInitArgs(t *testing.T) {
 			reserved, ok := c.lib.initReserved()
 			assert.Equal(t, c.haveReserved, ok, "pReserved is not NULL")
 			assert.Equal(t, c.reserved, reserved, "pReserved")
+			// Open initialized each copy once, and nothing finalized it.
+			assert.Equal(t, uint64(1), c.lib.count(countInitialize), "calls of C_Initialize")
+			assert.Zero(t, c.lib.count(countFinalize), "calls of C_Finalize")
 			// Each copy is a working module on its own.
 			info, err := c.lib.m.GetInfo()
 			require.NoError(t, err)

@@ -41,6 +41,8 @@ func openHooks(path string) (uintptr, error) {
 
 func hookSym(h uintptr, name string) (uintptr, error) { return purego.Dlsym(h, name) }
 
+func closeHooks(h uintptr) error { return purego.Dlclose(h) }
+
 // ulongResult reads an unsigned long returned in a register: as wide as a
 // pointer on the Unix systems purego supports.
 func ulongResult(r uintptr) uint64 { return uint64(r) }

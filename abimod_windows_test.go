@@ -45,6 +45,8 @@ func hookSym(h uintptr, name string) (uintptr, error) {
 	return windows.GetProcAddress(windows.Handle(h), name)
 }
 
+func closeHooks(h uintptr) error { return windows.FreeLibrary(windows.Handle(h)) }
+
 // ulongResult reads an unsigned long returned in a register: 32 bits on
 // Windows, whose upper half of RAX on win64 is not defined.
 func ulongResult(r uintptr) uint64 { return uint64(uint32(r)) }

@@ -55,6 +55,7 @@ ABIMOD_EXPORT const char *abimod_init_reserved(void);
 ABIMOD_EXPORT unsigned long abimod_init_flags(void);
 ABIMOD_EXPORT const char *abimod_last_error(void);
 ABIMOD_EXPORT void abimod_set_fault(unsigned long f);
+ABIMOD_EXPORT unsigned long abimod_count(unsigned long what);
 
 #define UNSUPPORTED { return CKR_FUNCTION_NOT_SUPPORTED; }
 
@@ -167,8 +168,10 @@ static const CK_BYTE oaep_label[5] = {'l', 'a', 'b', 'e', 'l'};
 #define EDDSA_PH CK_TRUE
 static const CK_BYTE eddsa_context[3] = {'c', 't', 'x'};
 
-/* CKM_AES_GCM: CK_GCM_PARAMS. The IV is 0xA0..0xAB; on success the module
- * overwrites it with 0xB0..0xBB, as tokens that generate the IV do. */
+/* CKM_AES_GCM: CK_GCM_PARAMS. The IV is 0xA0..0xAB; the module overwrites
+ * it with 0xB0..0xBB, as tokens that generate the IV do, when
+ * C_EncryptInit succeeds and when C_WrapKey or C_WrapKeyAuthenticated
+ * write the wrapped key (not on their size query). */
 #define GCM_IV_LEN 12
 #define GCM_IV_FIRST 0xA0
 #define GCM_NEW_IV_FIRST 0xB0
@@ -191,6 +194,87 @@ static const CK_BYTE ccm_aad[3] = {'h', 'd', 'r'};
 #define WRAP_IV_LEN 8
 #define WRAP_IV_BYTE 0xA6
 
+/* Attribute arrays of OBJECT: CKA_WRAP_TEMPLATE holds three attributes,
+ * CKA_UNWRAP_TEMPLATE none. */
+static const CK_ULONG wrap_key_type = CKK_AES;
+static const CK_BBOOL wrap_extractable = CK_FALSE;
+static const char wrap_label[7] = {'w', 'r', 'a', 'p', 'p', 'e', 'd'};
+struct elem {
+	CK_ATTRIBUTE_TYPE type;
+	const void *value;
+	CK_ULONG len;
+};
+static const struct elem wrap_template[] = {
+	{CKA_KEY_TYPE, &wrap_key_type, sizeof wrap_key_type},
+	{CKA_EXTRACTABLE, &wrap_extractable, sizeof wrap_extractable},
+	{CKA_LABEL, wrap_label, sizeof wrap_label},
+};
+#define NWRAP (sizeof wrap_template / sizeof wrap_template[0])
+
+/* The functions of PKCS#11 3.0 and 3.2 check every key handle: the key of
+ * an operation is KEY, the key C_WrapKeyAuthenticated wraps is KEY + 1. */
+#define KEY 0x300
+#define LOGIN_USERNAME "abi-user"	/* C_LoginUser, with USER_PIN */
+
+/* The data of the message-based functions and of C_VerifySignature* is
+ * any number of bytes msg_byte(i), i counted from the start of the
+ * message. */
+#define msg_byte(i) ((CK_BYTE)('0' + (i) % 10))
+
+/* Message-based AES-GCM. C_MessageEncryptInit and C_MessageDecryptInit
+ * take CKM_AES_GCM without parameter and KEY; each message carries a
+ * CK_GCM_MESSAGE_PARAMS, gcm_aad as associated data, and comes out XOR
+ * MSG_XOR. Encrypting, the parameter has the IV 0xA0..0xAB
+ * (GCM_IV_FIRST), MSG_IV_FIXED_BITS, MSG_IV_GENERATOR, a tag buffer and
+ * GCM_TAG_BITS; the module writes the generated IV 0xB0..0xBB
+ * (GCM_NEW_IV_FIRST) into it in C_EncryptMessage or
+ * C_EncryptMessageBegin, and the tag 0xD0..0xDF when the message ends.
+ * Decrypting, it expects that IV and tag back. */
+#define MSG_IV_FIXED_BITS 16
+#define MSG_IV_GENERATOR CKG_GENERATE_COUNTER
+#define MSG_TAG_LEN 16
+#define MSG_TAG_FIRST 0xD0
+#define MSG_XOR 0x5A
+
+/* ML-DSA. C_MessageSignInit, C_MessageVerifyInit and
+ * C_VerifySignatureInit take CKM_ML_DSA with no parameter or with a
+ * CK_SIGN_ADDITIONAL_CONTEXT of SAC_HEDGE and sac_context, and KEY; each
+ * message carries that CK_SIGN_ADDITIONAL_CONTEXT. The signature is
+ * MLDSA_SIG_LEN bytes, byte i being i & 0xff. */
+#define SAC_HEDGE CKH_DETERMINISTIC_REQUIRED
+static const CK_BYTE sac_context[5] = {'m', 'l', 'd', 's', 'a'};
+#define MLDSA_SIG_LEN 2420
+
+/* C_EncapsulateKey and C_DecapsulateKey: CKM_ML_KEM without parameter,
+ * KEY, the template of C_CreateObject, and a ciphertext of MLKEM_CT_LEN
+ * bytes, byte i being (MLKEM_CT_FIRST + i) & 0xff. */
+#define MLKEM_CT_LEN 1088
+#define MLKEM_CT_FIRST 0x60
+#define ENCAPSULATED_KEY 0x400
+#define DECAPSULATED_KEY 0x401
+
+/* C_WrapKeyAuthenticated takes a mechanism C_WrapKey takes, KEY wrapping
+ * KEY + 1 and gcm_aad; it gives AUTH_WRAPPED_LEN bytes 0xC0 + i.
+ * C_UnwrapKeyAuthenticated takes them back with the same mechanism, KEY,
+ * gcm_aad and the template of C_CreateObject, and gives UNWRAPPED_KEY. */
+#define AUTH_WRAPPED_LEN 40
+#define UNWRAPPED_KEY 0x402
+
+/* C_GetSessionValidationFlags(CKS_LAST_VALIDATION_OK) */
+#define VALIDATION_FLAGS 0x80000001UL
+
+/* Asynchronous calls: only ASYNC_FUNCTION is pending. C_AsyncGetID gives
+ * ASYNC_ID; C_AsyncJoin takes it with a buffer of ASYNC_JOIN_LEN bytes and
+ * fills it with 0x70 + i; C_AsyncComplete wants ulVersion ASYNC_VERSION
+ * and gives async_value, ASYNC_OBJECT and ASYNC_OBJECT + 1. */
+#define ASYNC_FUNCTION "C_GenerateKeyPair"
+#define ASYNC_ID 0x5EED
+#define ASYNC_JOIN_LEN 32
+#define ASYNC_JOIN_FIRST 0x70
+#define ASYNC_VERSION 1
+static const CK_BYTE async_value[6] = {'a', 's', 'y', 'n', 'c', '!'};
+#define ASYNC_OBJECT 0x500
+
 /* Faults abimod_set_fault() switches on. */
 enum {
 	FAULT_NONE,
@@ -198,10 +282,24 @@ enum {
 	FAULT_SIGN_LONG,	/* C_Sign: length beyond the caller's buffer */
 	FAULT_INFO_RV,		/* C_GetInfo: returns UNKNOWN_RV */
 	FAULT_LABEL_LONG,	/* C_GetAttributeValue: CKA_LABEL too long */
+	FAULT_QUERY_SHORT,	/* 3.x outputs: size query gives half */
+	FAULT_OUT_LONG,		/* 3.x outputs: length beyond the buffer */
+	FAULT_LABEL_UNAVAILABLE, /* CKA_LABEL: unavailable, with CKR_OK */
+	FAULT_LABEL_ONCE,	/* the same once, then CKA_LABEL as usual */
+	FAULT_ARRAY_LONG,	/* CKA_WRAP_TEMPLATE: an element too long */
+	FAULT_ARRAY_HUGE,	/* CKA_WRAP_TEMPLATE: an element of 1 GiB */
 };
 #define SLOT_LIST_GROWS 1000000
 #define UNKNOWN_RV 0xCE534351UL
 #define LONG_BY 16	/* how far the lying lengths overshoot */
+#define ARRAY_HUGE 0x40000000UL
+
+/* What abimod_count() counts. */
+enum {
+	COUNT_INITIALIZE,	/* calls of C_Initialize */
+	COUNT_FINALIZE,		/* calls of C_Finalize */
+	NCOUNTS
+};
 
 /* ---------------------------------------------------------------------
  * Layout table
@@ -465,6 +563,23 @@ static int logged_in;
 static int sign_active;
 static int find_active;
 static CK_OBJECT_HANDLE find_next;	/* 0 once the search is done */
+static int label_refused;	/* FAULT_LABEL_ONCE has refused CKA_LABEL */
+static unsigned long counts[NCOUNTS];
+
+/* A message-based operation of PKCS#11 3.0. */
+struct msgop {
+	int active;		/* C_Message*Init succeeded */
+	int in_message;		/* between *MessageBegin and the last part */
+	CK_ULONG offset;	/* bytes of the message seen so far */
+};
+static struct msgop msg_enc, msg_dec, msg_sign, msg_verify;
+
+/* The C_VerifySignature* operation. */
+static struct {
+	int active;
+	int sig_good;		/* the signature C_VerifySignatureInit got */
+	CK_ULONG offset;	/* bytes of data seen so far */
+} vsig;
 
 /* abimod_init_reserved returns the string C_Initialize found in
  * pInitArgs->pReserved (at most 255 bytes of it), or NULL if C_Initialize
@@ -494,6 +609,26 @@ const char *abimod_last_error(void)
 void abimod_set_fault(unsigned long f)
 {
 	fault = f;
+	label_refused = 0;
+}
+
+/* abimod_count returns a count kept since the module was loaded: the
+ * calls of C_Initialize (0) or of C_Finalize (1). */
+unsigned long abimod_count(unsigned long what)
+{
+	return what < NCOUNTS ? counts[what] : 0;
+}
+
+/* end_operations ends every operation of the session. */
+static void end_operations(void)
+{
+	sign_active = 0;
+	find_active = 0;
+	memset(&msg_enc, 0, sizeof msg_enc);
+	memset(&msg_dec, 0, sizeof msg_dec);
+	memset(&msg_sign, 0, sizeof msg_sign);
+	memset(&msg_verify, 0, sizeof msg_verify);
+	memset(&vsig, 0, sizeof vsig);
 }
 
 static void fail(const char *fmt, ...)
@@ -573,6 +708,47 @@ static CK_RV put_ulongs(CK_ULONG_PTR dst, CK_ULONG_PTR count,
 	return CKR_OK;
 }
 
+/* out_room applies the size-query convention to an output of n bytes of
+ * the PKCS#11 3.x functions. It returns 1 when dst takes them, and else 0
+ * with *rv set: CKR_OK after a size query, which FAULT_QUERY_SHORT
+ * answers with half the length. */
+static int out_room(CK_BYTE_PTR dst, CK_ULONG_PTR dstLen, CK_ULONG n,
+	CK_RV *rv)
+{
+	if (dstLen == NULL) {
+		*rv = CKR_ARGUMENTS_BAD;
+		return 0;
+	}
+	if (dst == NULL) {
+		*dstLen = fault == FAULT_QUERY_SHORT ? n / 2 : n;
+		*rv = CKR_OK;
+		return 0;
+	}
+	if (*dstLen < n) {
+		*dstLen = n;
+		*rv = CKR_BUFFER_TOO_SMALL;
+		return 0;
+	}
+	*rv = CKR_OK;
+	return 1;
+}
+
+/* out_done reports the n bytes written after out_room, or, with
+ * FAULT_OUT_LONG, more than the buffer holds. */
+static void out_done(CK_ULONG_PTR dstLen, CK_ULONG n)
+{
+	*dstLen = fault == FAULT_OUT_LONG ? *dstLen + LONG_BY : n;
+}
+
+/* fill_seq writes n bytes counting up from first. */
+static void fill_seq(CK_BYTE *dst, CK_ULONG n, CK_BYTE first)
+{
+	CK_ULONG i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = (CK_BYTE)(first + i);
+}
+
 /* ---------------------------------------------------------------------
  * Checks of the caller's structs. Each returns 1 and records a message
  * on a mismatch, 0 on a match.
@@ -604,6 +780,57 @@ static int bad_bytes(const char *where, const CK_BYTE *want, CK_ULONG n,
 		}
 	}
 	return 0;
+}
+
+/* bad_seq checks n bytes counting up from first, and their length. */
+static int bad_seq(const char *where, const CK_BYTE *got, CK_ULONG n,
+	CK_ULONG want, CK_BYTE first)
+{
+	CK_ULONG i;
+
+	if (n != want) {
+		fail("%s: expected %lu bytes, got %lu", where, want, n);
+		return 1;
+	}
+	if (got == NULL) {
+		fail("%s: expected %lu bytes, got NULL", where, n);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (got[i] != (CK_BYTE)(first + i)) {
+			fail("%s[%lu]: expected 0x%02x, got 0x%02x", where, i,
+				(CK_BYTE)(first + i), got[i]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* bad_data checks n bytes of message data from offset off, XOR x. */
+static int bad_data(const char *where, const CK_BYTE *got, CK_ULONG n,
+	CK_ULONG off, CK_BYTE x)
+{
+	CK_ULONG i;
+
+	if (got == NULL) {
+		fail("%s: expected %lu bytes, got NULL", where, n);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (got[i] != (msg_byte(off + i) ^ x)) {
+			fail("%s[%lu]: expected 0x%02x, got 0x%02x", where, i,
+				msg_byte(off + i) ^ x, got[i]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* bad_aad checks associated data against gcm_aad. */
+static int bad_aad(const CK_BYTE *got, CK_ULONG n)
+{
+	return bad_ulong("ulAssociatedDataLen", sizeof gcm_aad, n) ||
+		bad_bytes("pAssociatedData", gcm_aad, sizeof gcm_aad, got);
 }
 
 /* bad_ptr_null checks that a pointer field is NULL. */
@@ -707,11 +934,17 @@ static int check_gcm(CK_MECHANISM_PTR m)
 		BAD_BYTES(CK_GCM_PARAMS, pAAD, gcm_aad, sizeof gcm_aad) ||
 		BAD_UL(CK_GCM_PARAMS, ulTagBits, GCM_TAG_BITS))
 		return 1;
-
-	/* Hand back a fresh IV, as a token that makes its own IV does. */
-	for (i = 0; i < GCM_IV_LEN; i++)
-		p->pIv[i] = GCM_NEW_IV_FIRST + i;
 	return 0;
+}
+
+/* new_iv hands back a fresh IV in a CKM_AES_GCM parameter that passed
+ * check_mechanism, as a token that makes its own IV does. */
+static void new_iv(CK_MECHANISM_PTR m)
+{
+	CK_GCM_PARAMS *p = m->pParameter;
+
+	if (m->mechanism == CKM_AES_GCM)
+		fill_seq(p->pIv, GCM_IV_LEN, GCM_NEW_IV_FIRST);
 }
 
 static int check_ccm(CK_MECHANISM_PTR m)
@@ -771,6 +1004,81 @@ static int check_vendor(CK_MECHANISM_PTR m)
 	return bad_param(m, "CKM_VENDOR_DEFINED+0x42", 0);
 }
 
+/* bad_msg_param checks the pParameter and ulParameterLen of a message. */
+static int bad_msg_param(const void *param, CK_ULONG len, const char *name,
+	CK_ULONG size)
+{
+	if (param == NULL) {
+		fail("pParameter (%s): expected %lu bytes, got NULL", name,
+			size);
+		return 1;
+	}
+	if (len != size) {
+		fail("ulParameterLen (%s): expected %lu, got %lu", name, size,
+			len);
+		return 1;
+	}
+	return 0;
+}
+
+/* bad_gcm_message checks the CK_GCM_MESSAGE_PARAMS of a message: its IV
+ * must count up from iv_first; decrypting, the tag must be the one
+ * encrypting wrote. */
+static int bad_gcm_message(const void *param, CK_ULONG len,
+	CK_BYTE iv_first, int decrypt)
+{
+	const CK_GCM_MESSAGE_PARAMS *p = param;
+	CK_BYTE iv[GCM_IV_LEN], tag[MSG_TAG_LEN];
+
+	fill_seq(iv, GCM_IV_LEN, iv_first);
+	fill_seq(tag, MSG_TAG_LEN, MSG_TAG_FIRST);
+	if (bad_msg_param(param, len, "CK_GCM_MESSAGE_PARAMS", sizeof *p) ||
+		BAD_UL(CK_GCM_MESSAGE_PARAMS, ulIvLen, GCM_IV_LEN) ||
+		BAD_BYTES(CK_GCM_MESSAGE_PARAMS, pIv, iv, GCM_IV_LEN) ||
+		BAD_UL(CK_GCM_MESSAGE_PARAMS, ulTagBits, GCM_TAG_BITS))
+		return 1;
+	if (decrypt)
+		return BAD_BYTES(CK_GCM_MESSAGE_PARAMS, pTag, tag,
+			MSG_TAG_LEN);
+	if (p->pTag == NULL) {
+		fail("CK_GCM_MESSAGE_PARAMS.pTag: expected a buffer, got NULL");
+		return 1;
+	}
+	return BAD_UL(CK_GCM_MESSAGE_PARAMS, ulIvFixedBits,
+			MSG_IV_FIXED_BITS) ||
+		BAD_UL(CK_GCM_MESSAGE_PARAMS, ivGenerator, MSG_IV_GENERATOR);
+}
+
+/* bad_sac checks a CK_SIGN_ADDITIONAL_CONTEXT. */
+static int bad_sac(const void *param, CK_ULONG len)
+{
+	const CK_SIGN_ADDITIONAL_CONTEXT *p = param;
+
+	return bad_msg_param(param, len, "CK_SIGN_ADDITIONAL_CONTEXT",
+			sizeof *p) ||
+		BAD_UL(CK_SIGN_ADDITIONAL_CONTEXT, hedgeVariant, SAC_HEDGE) ||
+		BAD_UL(CK_SIGN_ADDITIONAL_CONTEXT, ulContextLen,
+			sizeof sac_context) ||
+		BAD_BYTES(CK_SIGN_ADDITIONAL_CONTEXT, pContext, sac_context,
+			sizeof sac_context);
+}
+
+/* check_ml_dsa takes CKM_ML_DSA without parameter or with the canonical
+ * CK_SIGN_ADDITIONAL_CONTEXT. */
+static int check_ml_dsa(CK_MECHANISM_PTR m)
+{
+	if (m->pParameter == NULL && m->ulParameterLen == 0)
+		return 0;
+	return bad_sac(m->pParameter, m->ulParameterLen);
+}
+
+/* check_no_param takes a mechanism without parameter. */
+static int check_no_param(CK_MECHANISM_PTR m)
+{
+	return bad_param(m, "a mechanism without parameter", 0) ||
+		bad_ptr_null("CK_MECHANISM.pParameter", m->pParameter);
+}
+
 #undef BAD_UL
 #undef BAD_BYTES
 
@@ -792,6 +1100,8 @@ static CK_RV check_mechanism(CK_MECHANISM_PTR m)
 		{CKM_AES_CBC_PAD, check_cbc_pad},
 		{CKM_AES_KEY_WRAP, check_key_wrap},
 		{CKM_VENDOR_DEFINED + 0x42, check_vendor},
+		{CKM_ML_DSA, check_ml_dsa},
+		{CKM_ML_KEM, check_no_param},
 	};
 	size_t i;
 
@@ -807,6 +1117,37 @@ static CK_RV check_mechanism(CK_MECHANISM_PTR m)
 	}
 	fail("CK_MECHANISM.mechanism: 0x%lx is not supported", m->mechanism);
 	return CKR_MECHANISM_INVALID;
+}
+
+/* check_key checks a key handle. */
+static CK_RV check_key(const char *where, CK_OBJECT_HANDLE want,
+	CK_OBJECT_HANDLE got)
+{
+	return bad_ulong(where, want, got) ? CKR_KEY_HANDLE_INVALID : CKR_OK;
+}
+
+/* check_op_mechanism checks the mechanism and key that start an operation
+ * of PKCS#11 3.x: want, with the parameter check_mechanism accepts, or
+ * none for CKM_AES_GCM, which takes its parameter with each message. */
+static CK_RV check_op_mechanism(CK_MECHANISM_PTR m, CK_MECHANISM_TYPE want,
+	CK_OBJECT_HANDLE key)
+{
+	CK_RV rv;
+
+	last_error[0] = '\0';
+	if (m == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if (bad_ulong("CK_MECHANISM.mechanism", want, m->mechanism))
+		return CKR_MECHANISM_INVALID;
+	if (want == CKM_AES_GCM) {
+		if (check_no_param(m))
+			return CKR_MECHANISM_PARAM_INVALID;
+	} else {
+		rv = check_mechanism(m);
+		if (rv != CKR_OK)
+			return rv;
+	}
+	return check_key("hKey", KEY, key);
 }
 
 /* check_template checks a template against the canonical one of
@@ -874,6 +1215,7 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 	int mutexes;
 	size_t i;
 
+	counts[COUNT_INITIALIZE]++;
 	if (initialized)
 		return CKR_CRYPTOKI_ALREADY_INITIALIZED;
 	init_flags = 0;
@@ -898,13 +1240,13 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 	initialized = 1;
 	open_sessions = 0;
 	logged_in = 0;
-	sign_active = 0;
-	find_active = 0;
+	end_operations();
 	return CKR_OK;
 }
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)
 {
+	counts[COUNT_FINALIZE]++;
 	if (!initialized)
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	if (pReserved != NULL)
@@ -1075,8 +1417,7 @@ static void drop_sessions(CK_ULONG n)
 	open_sessions = n < open_sessions ? open_sessions - n : 0;
 	if (open_sessions == 0) {
 		logged_in = 0;
-		sign_active = 0;
-		find_active = 0;
+		end_operations();
 	}
 }
 
@@ -1192,8 +1533,87 @@ static CK_RV attribute(CK_ATTRIBUTE_TYPE type, const void **v, CK_ULONG *n)
 	return CKR_ATTRIBUTE_TYPE_INVALID;
 }
 
+/* get_array answers for an attribute whose value is the array of the n
+ * attributes e, in the two levels of PKCS#11 3.2 section 5.7.5: a NULL
+ * pValue asks for the size of the CK_ATTRIBUTE array; an array whose
+ * elements all have a NULL pValue gets their types and lengths; an
+ * array whose elements all have one gets their values, and must carry
+ * the types of the first level. */
+static CK_RV get_array(CK_ATTRIBUTE *a, const struct elem *e, CK_ULONG n)
+{
+	CK_ATTRIBUTE *arr = a->pValue;
+	CK_ULONG i, nulls = 0, size = n * sizeof(CK_ATTRIBUTE);
+	CK_RV rv = CKR_OK;
+	char where[64];
+
+	if (arr == NULL) {
+		a->ulValueLen = size;
+		return CKR_OK;
+	}
+	if (a->ulValueLen < size) {
+		a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	for (i = 0; i < n; i++)
+		nulls += arr[i].pValue == NULL;
+
+	if (nulls == n) {
+		for (i = 0; i < n; i++) {
+			arr[i].type = e[i].type;
+			arr[i].ulValueLen = e[i].len;
+		}
+		if (fault == FAULT_ARRAY_HUGE && n > 0)
+			arr[n - 1].ulValueLen = ARRAY_HUGE;
+		a->ulValueLen = size;
+		return CKR_OK;
+	}
+	if (nulls != 0) {
+		fail("attribute array: %lu of %lu elements have a NULL pValue",
+			nulls, n);
+		a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+		return CKR_TEMPLATE_INCONSISTENT;
+	}
+
+	for (i = 0; i < n; i++) {
+		CK_ATTRIBUTE *x = &arr[i];
+
+		snprintf(where, sizeof where, "attribute array[%lu].type", i);
+		if (bad_ulong(where, e[i].type, x->type)) {
+			a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			return CKR_TEMPLATE_INCONSISTENT;
+		}
+		if (x->ulValueLen < e[i].len) {
+			x->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			rv = CKR_BUFFER_TOO_SMALL;
+			continue;
+		}
+		memcpy(x->pValue, e[i].value, e[i].len);
+		if (fault == FAULT_ARRAY_LONG && i == n - 1)
+			x->ulValueLen += LONG_BY;
+		else
+			x->ulValueLen = e[i].len;
+	}
+	a->ulValueLen = size;
+	return rv;
+}
+
+/* label_unavailable tells whether a fault withholds CKA_LABEL. */
+static int label_unavailable(void)
+{
+	if (fault == FAULT_LABEL_UNAVAILABLE)
+		return 1;
+	if (fault == FAULT_LABEL_ONCE && !label_refused) {
+		label_refused = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* C_GetAttributeValue follows PKCS#11 3.2 section 5.7.5 attribute by
- * attribute and returns the first error in template order. */
+ * attribute and returns the first error in template order.
+ * FAULT_LABEL_UNAVAILABLE and FAULT_LABEL_ONCE make CKA_LABEL
+ * CK_UNAVAILABLE_INFORMATION without an error, as no case of the
+ * specification allows. */
 CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession,
 	CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
@@ -1210,6 +1630,22 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession,
 	for (i = 0; i < ulCount; i++) {
 		CK_ATTRIBUTE *a = &pTemplate[i];
 
+		if (a->type == CKA_WRAP_TEMPLATE) {
+			r = get_array(a, wrap_template, NWRAP);
+			if (first == CKR_OK)
+				first = r;
+			continue;
+		}
+		if (a->type == CKA_UNWRAP_TEMPLATE) {
+			r = get_array(a, NULL, 0);
+			if (first == CKR_OK)
+				first = r;
+			continue;
+		}
+		if (a->type == CKA_LABEL && label_unavailable()) {
+			a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			continue;
+		}
 		r = attribute(a->type, &v, &n);
 		if (r == CKR_OK && a->pValue == NULL) {
 			a->ulValueLen = n;
@@ -1288,8 +1724,9 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 }
 
 /* ---------------------------------------------------------------------
- * Cryptographic functions. Key handles are not checked. C_EncryptInit
- * only checks the mechanism: there is no C_Encrypt to finish it.
+ * Cryptographic functions of PKCS#11 2.40. Key handles are not checked.
+ * C_EncryptInit only checks the mechanism: there is no C_Encrypt to
+ * finish it.
  * ------------------------------------------------------------------- */
 
 CK_RV C_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -1299,7 +1736,10 @@ CK_RV C_EncryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 
 	if (rv != CKR_OK)
 		return rv;
-	return check_mechanism(pMechanism);
+	rv = check_mechanism(pMechanism);
+	if (rv == CKR_OK)
+		new_iv(pMechanism);
+	return rv;
 }
 
 CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -1353,7 +1793,8 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
 	return rv;
 }
 
-/* C_WrapKey produces WRAPPED_LEN bytes, byte i being 0xC0 + i. */
+/* C_WrapKey produces WRAPPED_LEN bytes, byte i being 0xC0 + i, and a
+ * fresh CKM_AES_GCM IV with them. */
 CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	CK_OBJECT_HANDLE hWrappingKey, CK_OBJECT_HANDLE hKey,
 	CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
@@ -1369,7 +1810,10 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 		return rv;
 	for (i = 0; i < WRAPPED_LEN; i++)
 		wrapped[i] = 0xC0 + i;
-	return put_out(pWrappedKey, pulWrappedKeyLen, wrapped, WRAPPED_LEN);
+	rv = put_out(pWrappedKey, pulWrappedKeyLen, wrapped, WRAPPED_LEN);
+	if (rv == CKR_OK && pWrappedKey != NULL)
+		new_iv(pMechanism);
+	return rv;
 }
 
 CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
@@ -1386,6 +1830,763 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
 	if (rv != CKR_OK)
 		return rv;
 	*phKey = DERIVED_KEY;
+	return CKR_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Functions of PKCS#11 3.0 and 3.2
+ * ------------------------------------------------------------------- */
+
+/* C_LoginUser logs in CKU_USER with USER_PIN as LOGIN_USERNAME. A wrong
+ * user type is CKR_USER_TYPE_INVALID, a wrong username or PIN
+ * CKR_PIN_INCORRECT; abimod_last_error() never shows the PIN. */
+CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
+	CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername,
+	CK_ULONG ulUsernameLen)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	last_error[0] = '\0';
+	if (bad_ulong("C_LoginUser userType", CKU_USER, userType))
+		return CKR_USER_TYPE_INVALID;
+	if (bad_ulong("C_LoginUser ulUsernameLen", strlen(LOGIN_USERNAME),
+		ulUsernameLen) ||
+		bad_bytes("C_LoginUser pUsername",
+		(const CK_BYTE *)LOGIN_USERNAME, ulUsernameLen, pUsername))
+		return CKR_PIN_INCORRECT;
+	if (pPin == NULL || ulPinLen != strlen(USER_PIN) ||
+		memcmp(pPin, USER_PIN, ulPinLen) != 0) {
+		fail("C_LoginUser: wrong PIN");
+		return CKR_PIN_INCORRECT;
+	}
+	if (logged_in)
+		return CKR_USER_ALREADY_LOGGED_IN;
+	logged_in = 1;
+	return CKR_OK;
+}
+
+/* The operations C_SessionCancel can end. */
+#define CANCELLABLE (CKF_SIGN | CKF_VERIFY | CKF_FIND_OBJECTS | \
+	CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MESSAGE_SIGN | \
+	CKF_MESSAGE_VERIFY)
+
+/* C_SessionCancel ends the operations named in flags; other bits are
+ * CKR_ARGUMENTS_BAD. CKF_VERIFY ends C_VerifySignature* too. */
+CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	last_error[0] = '\0';
+	if (flags == 0 || (flags & ~(CK_FLAGS)CANCELLABLE) != 0) {
+		fail("C_SessionCancel flags: expected bits of 0x%lx, got 0x%lx",
+			(CK_ULONG)CANCELLABLE, flags);
+		return CKR_ARGUMENTS_BAD;
+	}
+	if (flags & CKF_SIGN)
+		sign_active = 0;
+	if (flags & CKF_VERIFY)
+		memset(&vsig, 0, sizeof vsig);
+	if (flags & CKF_FIND_OBJECTS)
+		find_active = 0;
+	if (flags & CKF_MESSAGE_ENCRYPT)
+		memset(&msg_enc, 0, sizeof msg_enc);
+	if (flags & CKF_MESSAGE_DECRYPT)
+		memset(&msg_dec, 0, sizeof msg_dec);
+	if (flags & CKF_MESSAGE_SIGN)
+		memset(&msg_sign, 0, sizeof msg_sign);
+	if (flags & CKF_MESSAGE_VERIFY)
+		memset(&msg_verify, 0, sizeof msg_verify);
+	return CKR_OK;
+}
+
+/* msg_init starts the message-based operation op. */
+static CK_RV msg_init(struct msgop *op, CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_MECHANISM_TYPE want,
+	CK_OBJECT_HANDLE hKey)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (op->active)
+		return CKR_OPERATION_ACTIVE;
+	rv = check_op_mechanism(pMechanism, want, hKey);
+	if (rv != CKR_OK)
+		return rv;
+	memset(op, 0, sizeof *op);
+	op->active = 1;
+	return CKR_OK;
+}
+
+/* msg_state checks that op is active and that a multi-part message is
+ * (in_message) or is not in progress. */
+static CK_RV msg_state(struct msgop *op, CK_SESSION_HANDLE hSession,
+	int in_message)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!op->active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->in_message != in_message)
+		return in_message ? CKR_OPERATION_NOT_INITIALIZED :
+			CKR_OPERATION_ACTIVE;
+	last_error[0] = '\0';
+	return CKR_OK;
+}
+
+/* msg_final ends the message-based operation op. */
+static CK_RV msg_final(struct msgop *op, CK_SESSION_HANDLE hSession)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!op->active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	memset(op, 0, sizeof *op);
+	return CKR_OK;
+}
+
+/* crypt_out writes n bytes of message data from offset off, XOR x. */
+static void crypt_out(CK_BYTE *dst, CK_ULONG n, CK_ULONG off, CK_BYTE x)
+{
+	CK_ULONG i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = msg_byte(off + i) ^ x;
+}
+
+/* gcm_new_iv and gcm_tag write what encrypting a message generates into
+ * a parameter that bad_gcm_message passed. */
+static void gcm_new_iv(CK_VOID_PTR param)
+{
+	fill_seq(((CK_GCM_MESSAGE_PARAMS *)param)->pIv, GCM_IV_LEN,
+		GCM_NEW_IV_FIRST);
+}
+
+static void gcm_tag(CK_VOID_PTR param)
+{
+	fill_seq(((CK_GCM_MESSAGE_PARAMS *)param)->pTag, MSG_TAG_LEN,
+		MSG_TAG_FIRST);
+}
+
+/* crypt_message is C_EncryptMessage and C_DecryptMessage. */
+static CK_RV crypt_message(struct msgop *op, CK_SESSION_HANDLE hSession,
+	CK_VOID_PTR pParameter, CK_ULONG ulParameterLen,
+	CK_BYTE_PTR pAssociatedData, CK_ULONG ulAssociatedDataLen,
+	CK_BYTE_PTR pIn, CK_ULONG ulInLen, CK_BYTE_PTR pOut,
+	CK_ULONG_PTR pulOutLen, int decrypt)
+{
+	CK_RV rv = msg_state(op, hSession, 0);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_gcm_message(pParameter, ulParameterLen,
+		decrypt ? GCM_NEW_IV_FIRST : GCM_IV_FIRST, decrypt))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (bad_aad(pAssociatedData, ulAssociatedDataLen))
+		return CKR_ARGUMENTS_BAD;
+	if (bad_data(decrypt ? "pCiphertext" : "pPlaintext", pIn, ulInLen, 0,
+		decrypt ? MSG_XOR : 0))
+		return decrypt ? CKR_ENCRYPTED_DATA_INVALID : CKR_DATA_INVALID;
+	if (!out_room(pOut, pulOutLen, ulInLen, &rv))
+		return rv;
+	crypt_out(pOut, ulInLen, 0, decrypt ? 0 : MSG_XOR);
+	if (!decrypt) {
+		gcm_new_iv(pParameter);
+		gcm_tag(pParameter);
+	}
+	out_done(pulOutLen, ulInLen);
+	return CKR_OK;
+}
+
+/* crypt_begin is C_EncryptMessageBegin and C_DecryptMessageBegin. */
+static CK_RV crypt_begin(struct msgop *op, CK_SESSION_HANDLE hSession,
+	CK_VOID_PTR pParameter, CK_ULONG ulParameterLen,
+	CK_BYTE_PTR pAssociatedData, CK_ULONG ulAssociatedDataLen, int decrypt)
+{
+	CK_RV rv = msg_state(op, hSession, 0);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_gcm_message(pParameter, ulParameterLen,
+		decrypt ? GCM_NEW_IV_FIRST : GCM_IV_FIRST, decrypt))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (bad_aad(pAssociatedData, ulAssociatedDataLen))
+		return CKR_ARGUMENTS_BAD;
+	if (!decrypt)
+		gcm_new_iv(pParameter);
+	op->in_message = 1;
+	op->offset = 0;
+	return CKR_OK;
+}
+
+/* crypt_next is C_EncryptMessageNext and C_DecryptMessageNext: the
+ * parameter carries the IV C_EncryptMessageBegin generated; the part
+ * flagged CKF_END_OF_MESSAGE ends the message, and encrypting, writes the
+ * tag. */
+static CK_RV crypt_next(struct msgop *op, CK_SESSION_HANDLE hSession,
+	CK_VOID_PTR pParameter, CK_ULONG ulParameterLen, CK_BYTE_PTR pIn,
+	CK_ULONG ulInLen, CK_BYTE_PTR pOut, CK_ULONG_PTR pulOutLen,
+	CK_FLAGS flags, int decrypt)
+{
+	CK_RV rv = msg_state(op, hSession, 1);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_gcm_message(pParameter, ulParameterLen, GCM_NEW_IV_FIRST,
+		decrypt))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if ((flags & ~(CK_FLAGS)CKF_END_OF_MESSAGE) != 0) {
+		fail("flags: expected 0 or CKF_END_OF_MESSAGE, got 0x%lx",
+			flags);
+		return CKR_ARGUMENTS_BAD;
+	}
+	if (bad_data(decrypt ? "pCiphertextPart" : "pPlaintextPart", pIn,
+		ulInLen, op->offset, decrypt ? MSG_XOR : 0))
+		return decrypt ? CKR_ENCRYPTED_DATA_INVALID : CKR_DATA_INVALID;
+	if (!out_room(pOut, pulOutLen, ulInLen, &rv))
+		return rv;
+	crypt_out(pOut, ulInLen, op->offset, decrypt ? 0 : MSG_XOR);
+	op->offset += ulInLen;
+	if (flags & CKF_END_OF_MESSAGE) {
+		if (!decrypt)
+			gcm_tag(pParameter);
+		op->in_message = 0;
+	}
+	out_done(pulOutLen, ulInLen);
+	return CKR_OK;
+}
+
+CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return msg_init(&msg_enc, hSession, pMechanism, CKM_AES_GCM, hKey);
+}
+
+CK_RV C_EncryptMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
+	CK_ULONG ulAssociatedDataLen, CK_BYTE_PTR pPlaintext,
+	CK_ULONG ulPlaintextLen, CK_BYTE_PTR pCiphertext,
+	CK_ULONG_PTR pulCiphertextLen)
+{
+	return crypt_message(&msg_enc, hSession, pParameter, ulParameterLen,
+		pAssociatedData, ulAssociatedDataLen, pPlaintext,
+		ulPlaintextLen, pCiphertext, pulCiphertextLen, 0);
+}
+
+CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
+	CK_ULONG ulAssociatedDataLen)
+{
+	return crypt_begin(&msg_enc, hSession, pParameter, ulParameterLen,
+		pAssociatedData, ulAssociatedDataLen, 0);
+}
+
+CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pPlaintextPart,
+	CK_ULONG ulPlaintextPartLen, CK_BYTE_PTR pCiphertextPart,
+	CK_ULONG_PTR pulCiphertextPartLen, CK_FLAGS flags)
+{
+	return crypt_next(&msg_enc, hSession, pParameter, ulParameterLen,
+		pPlaintextPart, ulPlaintextPartLen, pCiphertextPart,
+		pulCiphertextPartLen, flags, 0);
+}
+
+CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE hSession)
+{
+	return msg_final(&msg_enc, hSession);
+}
+
+CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return msg_init(&msg_dec, hSession, pMechanism, CKM_AES_GCM, hKey);
+}
+
+CK_RV C_DecryptMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
+	CK_ULONG ulAssociatedDataLen, CK_BYTE_PTR pCiphertext,
+	CK_ULONG ulCiphertextLen, CK_BYTE_PTR pPlaintext,
+	CK_ULONG_PTR pulPlaintextLen)
+{
+	return crypt_message(&msg_dec, hSession, pParameter, ulParameterLen,
+		pAssociatedData, ulAssociatedDataLen, pCiphertext,
+		ulCiphertextLen, pPlaintext, pulPlaintextLen, 1);
+}
+
+CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
+	CK_ULONG ulAssociatedDataLen)
+{
+	return crypt_begin(&msg_dec, hSession, pParameter, ulParameterLen,
+		pAssociatedData, ulAssociatedDataLen, 1);
+}
+
+CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pCiphertextPart,
+	CK_ULONG ulCiphertextPartLen, CK_BYTE_PTR pPlaintextPart,
+	CK_ULONG_PTR pulPlaintextPartLen, CK_FLAGS flags)
+{
+	return crypt_next(&msg_dec, hSession, pParameter, ulParameterLen,
+		pCiphertextPart, ulCiphertextPartLen, pPlaintextPart,
+		pulPlaintextPartLen, flags, 1);
+}
+
+CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE hSession)
+{
+	return msg_final(&msg_dec, hSession);
+}
+
+/* put_signature writes the ML-DSA signature under the size-query
+ * convention. */
+static CK_RV put_signature(CK_BYTE_PTR pSignature,
+	CK_ULONG_PTR pulSignatureLen)
+{
+	CK_RV rv;
+
+	if (!out_room(pSignature, pulSignatureLen, MLDSA_SIG_LEN, &rv))
+		return rv;
+	fill_seq(pSignature, MLDSA_SIG_LEN, 0);
+	out_done(pulSignatureLen, MLDSA_SIG_LEN);
+	return CKR_OK;
+}
+
+/* bad_signature checks a signature against the one put_signature writes.
+ * A wrong one is an outcome, not a fault of the caller, so last_error is
+ * left alone. */
+static int bad_signature(const CK_BYTE *sig, CK_ULONG n)
+{
+	CK_ULONG i;
+
+	if (sig == NULL || n != MLDSA_SIG_LEN)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (sig[i] != (CK_BYTE)i)
+			return 1;
+	return 0;
+}
+
+CK_RV C_MessageSignInit(CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return msg_init(&msg_sign, hSession, pMechanism, CKM_ML_DSA, hKey);
+}
+
+CK_RV C_SignMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+	CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
+{
+	CK_RV rv = msg_state(&msg_sign, hSession, 0);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_sac(pParameter, ulParameterLen))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (bad_data("pData", pData, ulDataLen, 0, 0))
+		return CKR_DATA_INVALID;
+	return put_signature(pSignature, pulSignatureLen);
+}
+
+CK_RV C_SignMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen)
+{
+	CK_RV rv = msg_state(&msg_sign, hSession, 0);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_sac(pParameter, ulParameterLen))
+		return CKR_MECHANISM_PARAM_INVALID;
+	msg_sign.in_message = 1;
+	msg_sign.offset = 0;
+	return CKR_OK;
+}
+
+/* C_SignMessageNext: a NULL pulSignatureLen marks a part that is not the
+ * last; the last part gives the signature and ends the message. */
+CK_RV C_SignMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+	CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
+{
+	CK_RV rv = msg_state(&msg_sign, hSession, 1);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_sac(pParameter, ulParameterLen))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (bad_data("pData", pData, ulDataLen, msg_sign.offset, 0))
+		return CKR_DATA_INVALID;
+	if (pulSignatureLen == NULL) {
+		msg_sign.offset += ulDataLen;
+		return CKR_OK;
+	}
+	rv = put_signature(pSignature, pulSignatureLen);
+	if (rv == CKR_OK && pSignature != NULL)
+		msg_sign.in_message = 0;
+	return rv;
+}
+
+CK_RV C_MessageSignFinal(CK_SESSION_HANDLE hSession)
+{
+	return msg_final(&msg_sign, hSession);
+}
+
+CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return msg_init(&msg_verify, hSession, pMechanism, CKM_ML_DSA, hKey);
+}
+
+CK_RV C_VerifyMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+	CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+	CK_RV rv = msg_state(&msg_verify, hSession, 0);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_sac(pParameter, ulParameterLen))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (bad_data("pData", pData, ulDataLen, 0, 0))
+		return CKR_DATA_INVALID;
+	if (pSignature == NULL) {
+		fail("C_VerifyMessage: pSignature is NULL");
+		return CKR_ARGUMENTS_BAD;
+	}
+	return bad_signature(pSignature, ulSignatureLen) ?
+		CKR_SIGNATURE_INVALID : CKR_OK;
+}
+
+CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen)
+{
+	CK_RV rv = msg_state(&msg_verify, hSession, 0);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_sac(pParameter, ulParameterLen))
+		return CKR_MECHANISM_PARAM_INVALID;
+	msg_verify.in_message = 1;
+	msg_verify.offset = 0;
+	return CKR_OK;
+}
+
+/* C_VerifyMessageNext: a NULL pSignature marks a part that is not the
+ * last; the last part is verified with the signature and ends the
+ * message. */
+CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
+	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
+	CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+	CK_RV rv = msg_state(&msg_verify, hSession, 1);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_sac(pParameter, ulParameterLen))
+		return CKR_MECHANISM_PARAM_INVALID;
+	if (bad_data("pData", pData, ulDataLen, msg_verify.offset, 0))
+		return CKR_DATA_INVALID;
+	msg_verify.offset += ulDataLen;
+	if (pSignature == NULL)
+		return CKR_OK;
+	msg_verify.in_message = 0;
+	return bad_signature(pSignature, ulSignatureLen) ?
+		CKR_SIGNATURE_INVALID : CKR_OK;
+}
+
+CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE hSession)
+{
+	return msg_final(&msg_verify, hSession);
+}
+
+/* C_EncapsulateKey makes ENCAPSULATED_KEY only when it writes the
+ * ciphertext, not on a size query. */
+CK_RV C_EncapsulateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+	CK_OBJECT_HANDLE hPublicKey, CK_ATTRIBUTE_PTR pTemplate,
+	CK_ULONG ulAttributeCount, CK_BYTE_PTR pCiphertext,
+	CK_ULONG_PTR pulCiphertextLen, CK_OBJECT_HANDLE_PTR phKey)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = check_op_mechanism(pMechanism, CKM_ML_KEM, hPublicKey);
+	if (rv != CKR_OK)
+		return rv;
+	rv = check_template(pTemplate, ulAttributeCount);
+	if (rv != CKR_OK)
+		return rv;
+	if (phKey == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if (!out_room(pCiphertext, pulCiphertextLen, MLKEM_CT_LEN, &rv))
+		return rv;
+	fill_seq(pCiphertext, MLKEM_CT_LEN, MLKEM_CT_FIRST);
+	*phKey = ENCAPSULATED_KEY;
+	out_done(pulCiphertextLen, MLKEM_CT_LEN);
+	return CKR_OK;
+}
+
+CK_RV C_DecapsulateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
+	CK_OBJECT_HANDLE hPrivateKey, CK_ATTRIBUTE_PTR pTemplate,
+	CK_ULONG ulAttributeCount, CK_BYTE_PTR pCiphertext,
+	CK_ULONG ulCiphertextLen, CK_OBJECT_HANDLE_PTR phKey)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = check_op_mechanism(pMechanism, CKM_ML_KEM, hPrivateKey);
+	if (rv != CKR_OK)
+		return rv;
+	rv = check_template(pTemplate, ulAttributeCount);
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_seq("pCiphertext", pCiphertext, ulCiphertextLen, MLKEM_CT_LEN,
+		MLKEM_CT_FIRST))
+		return CKR_ENCRYPTED_DATA_INVALID;
+	if (phKey == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*phKey = DECAPSULATED_KEY;
+	return CKR_OK;
+}
+
+/* C_VerifySignatureInit keeps whether the signature is the one
+ * put_signature writes; C_VerifySignature or C_VerifySignatureFinal
+ * then tells. */
+CK_RV C_VerifySignatureInit(CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey,
+	CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (vsig.active)
+		return CKR_OPERATION_ACTIVE;
+	rv = check_op_mechanism(pMechanism, CKM_ML_DSA, hKey);
+	if (rv != CKR_OK)
+		return rv;
+	if (pSignature == NULL) {
+		fail("C_VerifySignatureInit: pSignature is NULL");
+		return CKR_ARGUMENTS_BAD;
+	}
+	vsig.active = 1;
+	vsig.sig_good = !bad_signature(pSignature, ulSignatureLen);
+	vsig.offset = 0;
+	return CKR_OK;
+}
+
+CK_RV C_VerifySignature(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
+	CK_ULONG ulDataLen)
+{
+	CK_RV rv = session_ok(hSession);
+	int good = vsig.sig_good;
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!vsig.active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	memset(&vsig, 0, sizeof vsig);
+	last_error[0] = '\0';
+	if (bad_data("C_VerifySignature pData", pData, ulDataLen, 0, 0))
+		return CKR_DATA_INVALID;
+	return good ? CKR_OK : CKR_SIGNATURE_INVALID;
+}
+
+CK_RV C_VerifySignatureUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+	CK_ULONG ulPartLen)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!vsig.active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	last_error[0] = '\0';
+	if (bad_data("C_VerifySignatureUpdate pPart", pPart, ulPartLen,
+		vsig.offset, 0)) {
+		memset(&vsig, 0, sizeof vsig);
+		return CKR_DATA_INVALID;
+	}
+	vsig.offset += ulPartLen;
+	return CKR_OK;
+}
+
+CK_RV C_VerifySignatureFinal(CK_SESSION_HANDLE hSession)
+{
+	CK_RV rv = session_ok(hSession);
+	int good = vsig.sig_good;
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!vsig.active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	memset(&vsig, 0, sizeof vsig);
+	return good ? CKR_OK : CKR_SIGNATURE_INVALID;
+}
+
+CK_RV C_GetSessionValidationFlags(CK_SESSION_HANDLE hSession,
+	CK_SESSION_VALIDATION_FLAGS_TYPE type, CK_FLAGS_PTR pFlags)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	last_error[0] = '\0';
+	if (bad_ulong("C_GetSessionValidationFlags type",
+		CKS_LAST_VALIDATION_OK, type))
+		return CKR_ARGUMENTS_BAD;
+	if (pFlags == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*pFlags = VALIDATION_FLAGS;
+	return CKR_OK;
+}
+
+/* bad_function_name checks the function name of the asynchronous calls. */
+static int bad_function_name(CK_UTF8CHAR_PTR name)
+{
+	if (name == NULL) {
+		fail("pFunctionName: expected \"%s\", got NULL",
+			ASYNC_FUNCTION);
+		return 1;
+	}
+	if (strcmp((const char *)name, ASYNC_FUNCTION) != 0) {
+		fail("pFunctionName: expected \"%s\", got \"%.40s\"",
+			ASYNC_FUNCTION, (const char *)name);
+		return 1;
+	}
+	return 0;
+}
+
+/* C_AsyncComplete reports ASYNC_FUNCTION done. A value buffer shorter than
+ * async_value gets CKR_BUFFER_TOO_SMALL and the length in ulValue. */
+CK_RV C_AsyncComplete(CK_SESSION_HANDLE hSession,
+	CK_UTF8CHAR_PTR pFunctionName, CK_ASYNC_DATA_PTR pResult)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	last_error[0] = '\0';
+	if (bad_function_name(pFunctionName) || pResult == NULL ||
+		bad_ulong("CK_ASYNC_DATA.ulVersion", ASYNC_VERSION,
+		pResult->ulVersion))
+		return CKR_ARGUMENTS_BAD;
+	if (pResult->ulValue < sizeof async_value) {
+		pResult->ulValue = sizeof async_value;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	if (pResult->pValue == NULL) {
+		fail("CK_ASYNC_DATA.pValue: expected %lu bytes, got NULL",
+			pResult->ulValue);
+		return CKR_ARGUMENTS_BAD;
+	}
+	memcpy(pResult->pValue, async_value, sizeof async_value);
+	pResult->ulValue = sizeof async_value;
+	pResult->hObject = ASYNC_OBJECT;
+	pResult->hAdditionalObject = ASYNC_OBJECT + 1;
+	return CKR_OK;
+}
+
+CK_RV C_AsyncGetID(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pFunctionName,
+	CK_ULONG_PTR pulID)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	last_error[0] = '\0';
+	if (bad_function_name(pFunctionName) || pulID == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*pulID = ASYNC_ID;
+	return CKR_OK;
+}
+
+/* C_AsyncJoin writes the result at once: this module has no thread to
+ * write it later. */
+CK_RV C_AsyncJoin(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pFunctionName,
+	CK_ULONG ulID, CK_BYTE_PTR pData, CK_ULONG ulData)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	last_error[0] = '\0';
+	if (bad_function_name(pFunctionName) ||
+		bad_ulong("C_AsyncJoin ulID", ASYNC_ID, ulID) ||
+		bad_ulong("C_AsyncJoin ulData", ASYNC_JOIN_LEN, ulData))
+		return CKR_ARGUMENTS_BAD;
+	if (pData == NULL) {
+		fail("C_AsyncJoin: pData is NULL");
+		return CKR_ARGUMENTS_BAD;
+	}
+	fill_seq(pData, ulData, ASYNC_JOIN_FIRST);
+	return CKR_OK;
+}
+
+/* C_WrapKeyAuthenticated writes a fresh IV into a CKM_AES_GCM parameter
+ * only when it writes the wrapped key, not on a size query. */
+CK_RV C_WrapKeyAuthenticated(CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
+	CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pAssociatedData,
+	CK_ULONG ulAssociatedDataLen, CK_BYTE_PTR pWrappedKey,
+	CK_ULONG_PTR pulWrappedKeyLen)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = check_mechanism(pMechanism);
+	if (rv != CKR_OK)
+		return rv;
+	rv = check_key("hWrappingKey", KEY, hWrappingKey);
+	if (rv == CKR_OK)
+		rv = check_key("hKey", KEY + 1, hKey);
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_aad(pAssociatedData, ulAssociatedDataLen))
+		return CKR_ARGUMENTS_BAD;
+	if (!out_room(pWrappedKey, pulWrappedKeyLen, AUTH_WRAPPED_LEN, &rv))
+		return rv;
+	fill_seq(pWrappedKey, AUTH_WRAPPED_LEN, 0xC0);
+	new_iv(pMechanism);
+	out_done(pulWrappedKeyLen, AUTH_WRAPPED_LEN);
+	return CKR_OK;
+}
+
+CK_RV C_UnwrapKeyAuthenticated(CK_SESSION_HANDLE hSession,
+	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hUnwrappingKey,
+	CK_BYTE_PTR pWrappedKey, CK_ULONG ulWrappedKeyLen,
+	CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount,
+	CK_BYTE_PTR pAssociatedData, CK_ULONG ulAssociatedDataLen,
+	CK_OBJECT_HANDLE_PTR phKey)
+{
+	CK_RV rv = session_ok(hSession);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = check_mechanism(pMechanism);
+	if (rv == CKR_OK)
+		rv = check_key("hUnwrappingKey", KEY, hUnwrappingKey);
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_seq("pWrappedKey", pWrappedKey, ulWrappedKeyLen,
+		AUTH_WRAPPED_LEN, 0xC0))
+		return CKR_WRAPPED_KEY_INVALID;
+	rv = check_template(pTemplate, ulAttributeCount);
+	if (rv != CKR_OK)
+		return rv;
+	if (bad_aad(pAssociatedData, ulAssociatedDataLen))
+		return CKR_ARGUMENTS_BAD;
+	if (phKey == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*phKey = UNWRAPPED_KEY;
 	return CKR_OK;
 }
 
@@ -1502,97 +2703,6 @@ CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE hSession) UNSUPPORTED
 CK_RV C_CancelFunction(CK_SESSION_HANDLE hSession) UNSUPPORTED
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot,
 	CK_VOID_PTR pRserved) UNSUPPORTED
-CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType,
-	CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername,
-	CK_ULONG ulUsernameLen) UNSUPPORTED
-CK_RV C_SessionCancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags) UNSUPPORTED
-CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE hSession,
-	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) UNSUPPORTED
-CK_RV C_EncryptMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
-	CK_ULONG ulAssociatedDataLen, CK_BYTE_PTR pPlaintext,
-	CK_ULONG ulPlaintextLen, CK_BYTE_PTR pCiphertext,
-	CK_ULONG_PTR pulCiphertextLen) UNSUPPORTED
-CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
-	CK_ULONG ulAssociatedDataLen) UNSUPPORTED
-CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pPlaintextPart,
-	CK_ULONG ulPlaintextPartLen, CK_BYTE_PTR pCiphertextPart,
-	CK_ULONG_PTR pulCiphertextPartLen, CK_FLAGS flags) UNSUPPORTED
-CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE hSession) UNSUPPORTED
-CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE hSession,
-	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) UNSUPPORTED
-CK_RV C_DecryptMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
-	CK_ULONG ulAssociatedDataLen, CK_BYTE_PTR pCiphertext,
-	CK_ULONG ulCiphertextLen, CK_BYTE_PTR pPlaintext,
-	CK_ULONG_PTR pulPlaintextLen) UNSUPPORTED
-CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pAssociatedData,
-	CK_ULONG ulAssociatedDataLen) UNSUPPORTED
-CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pCiphertextPart,
-	CK_ULONG ulCiphertextPartLen, CK_BYTE_PTR pPlaintextPart,
-	CK_ULONG_PTR pulPlaintextPartLen, CK_FLAGS flags) UNSUPPORTED
-CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE hSession) UNSUPPORTED
-CK_RV C_MessageSignInit(CK_SESSION_HANDLE hSession,
-	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) UNSUPPORTED
-CK_RV C_SignMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
-	CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen) UNSUPPORTED
-CK_RV C_SignMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen) UNSUPPORTED
-CK_RV C_SignMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
-	CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen) UNSUPPORTED
-CK_RV C_MessageSignFinal(CK_SESSION_HANDLE hSession) UNSUPPORTED
-CK_RV C_MessageVerifyInit(CK_SESSION_HANDLE hSession,
-	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey) UNSUPPORTED
-CK_RV C_VerifyMessage(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
-	CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen) UNSUPPORTED
-CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen) UNSUPPORTED
-CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE hSession, CK_VOID_PTR pParameter,
-	CK_ULONG ulParameterLen, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
-	CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen) UNSUPPORTED
-CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE hSession) UNSUPPORTED
-CK_RV C_EncapsulateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
-	CK_OBJECT_HANDLE hPublicKey, CK_ATTRIBUTE_PTR pTemplate,
-	CK_ULONG ulAttributeCount, CK_BYTE_PTR pCiphertext,
-	CK_ULONG_PTR pulCiphertextLen, CK_OBJECT_HANDLE_PTR phKey) UNSUPPORTED
-CK_RV C_DecapsulateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
-	CK_OBJECT_HANDLE hPrivateKey, CK_ATTRIBUTE_PTR pTemplate,
-	CK_ULONG ulAttributeCount, CK_BYTE_PTR pCiphertext,
-	CK_ULONG ulCiphertextLen, CK_OBJECT_HANDLE_PTR phKey) UNSUPPORTED
-CK_RV C_VerifySignatureInit(CK_SESSION_HANDLE hSession,
-	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey,
-	CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen) UNSUPPORTED
-CK_RV C_VerifySignature(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData,
-	CK_ULONG ulDataLen) UNSUPPORTED
-CK_RV C_VerifySignatureUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
-	CK_ULONG ulPartLen) UNSUPPORTED
-CK_RV C_VerifySignatureFinal(CK_SESSION_HANDLE hSession) UNSUPPORTED
-CK_RV C_GetSessionValidationFlags(CK_SESSION_HANDLE hSession,
-	CK_SESSION_VALIDATION_FLAGS_TYPE type, CK_FLAGS_PTR pFlags) UNSUPPORTED
-CK_RV C_AsyncComplete(CK_SESSION_HANDLE hSession,
-	CK_UTF8CHAR_PTR pFunctionName, CK_ASYNC_DATA_PTR pResult) UNSUPPORTED
-CK_RV C_AsyncGetID(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pFunctionName,
-	CK_ULONG_PTR pulID) UNSUPPORTED
-CK_RV C_AsyncJoin(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pFunctionName,
-	CK_ULONG ulID, CK_BYTE_PTR pData, CK_ULONG ulData) UNSUPPORTED
-CK_RV C_WrapKeyAuthenticated(CK_SESSION_HANDLE hSession,
-	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
-	CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pAssociatedData,
-	CK_ULONG ulAssociatedDataLen, CK_BYTE_PTR pWrappedKey,
-	CK_ULONG_PTR pulWrappedKeyLen) UNSUPPORTED
-CK_RV C_UnwrapKeyAuthenticated(CK_SESSION_HANDLE hSession,
-	CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hUnwrappingKey,
-	CK_BYTE_PTR pWrappedKey, CK_ULONG ulWrappedKeyLen,
-	CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount,
-	CK_BYTE_PTR pAssociatedData, CK_ULONG ulAssociatedDataLen,
-	CK_OBJECT_HANDLE_PTR phKey) UNSUPPORTED
 
 /* ---------------------------------------------------------------------
  * Function lists and interfaces
