@@ -28,6 +28,7 @@ import (
 	"github.com/purepkcs11/pkcs11"
 	"github.com/purepkcs11/pkcs11/ck"
 	"github.com/purepkcs11/pkcs11/session"
+	"github.com/purepkcs11/pkcs11/token"
 	"github.com/purepkcs11/pkcs11/x509hsm"
 )
 
@@ -549,4 +550,55 @@ func TestSignerConcurrent(t *testing.T) {
 	n := log.count("C_Login")
 	assert.GreaterOrEqual(t, n, 1)
 	assert.LessOrEqual(t, n, 8, "at most one login per goroutine")
+}
+
+// TestAlwaysAuthenticate signs and decrypts with keys that want the PIN
+// again for every operation (CKA_ALWAYS_AUTHENTICATE): the session pool
+// under the Signer and Decrypter logs in for each one with the PIN the
+// store keeps, so they work like any other key, from several goroutines.
+func TestAlwaysAuthenticate(t *testing.T) {
+	m := softhsm(t)
+	raw := userSession(t, m, x509hsm.TokWork)
+	always := session.KeyAttributes(attr(ck.CKA_ALWAYS_AUTHENTICATE, true))
+	_, _, err := raw.GenerateEC("P-256", session.KeyLabel("always-p256"), always)
+	require.NoError(t, err)
+	_, _, err = raw.GenerateRSA(2048, session.KeyLabel("always-rsa"), always,
+		session.KeyAttributes(attr(ck.CKA_DECRYPT, true)), session.PublicKeyAttributes(attr(ck.CKA_ENCRYPT, true)))
+	require.NoError(t, err)
+
+	s := workStore(t, m)
+	msg := []byte("signed with the PIN given again")
+	d := digest(crypto.SHA256, msg)
+
+	ec := entry(t, s, "always-p256")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				sig, err := ec.Signer().Sign(rand.Reader, d, crypto.SHA256)
+				if assert.NoError(t, err) {
+					assert.True(t, ecdsa.VerifyASN1(ec.Public().(*ecdsa.PublicKey), d, sig))
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	r := entry(t, s, "always-rsa")
+	pub := r.Public().(*rsa.PublicKey)
+	sig, err := r.Signer().Sign(rand.Reader, d, crypto.SHA256)
+	require.NoError(t, err)
+	require.NoError(t, rsa.VerifyPKCS1v15(pub, crypto.SHA256, d, sig))
+	ct, err := rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
+	require.NoError(t, err)
+	pt, err := r.Decrypter().Decrypt(rand.Reader, ct, nil)
+	require.NoError(t, err)
+	assert.Equal(t, msg, pt)
+
+	// Without a PIN the store cannot give one again: the error says so.
+	bare, err := openStore(t, m, x509hsm.WithTokens(token.Label(x509hsm.TokWork)))
+	require.NoError(t, err)
+	_, err = entry(t, bare, "always-p256").Signer().Sign(rand.Reader, d, crypto.SHA256)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, x509hsm.ErrNoPIN)
 }

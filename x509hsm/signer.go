@@ -49,9 +49,11 @@ import (
 // with opts.HashFunc() and signs as Sign does, unless [HashOnToken]
 // was given.
 //
-// BUG(x509hsm): keys with CKA_ALWAYS_AUTHENTICATE, which want the PIN
-// again for every operation (C_Login with CKU_CONTEXT_SPECIFIC), are
-// not supported: their signatures and decryptions fail.
+// Keys with CKA_ALWAYS_AUTHENTICATE get the PIN again for each signature
+// and decryption, right after the operation starts (C_Login with
+// CKU_CONTEXT_SPECIFIC), from the PIN the store or entry holds: one more
+// call per operation. A PIN the token refuses there is reported
+// (errors.Is(err, session.ErrKeyPIN)) and never sent again.
 type Signer struct {
 	e           *Entry
 	hashOnToken bool
