@@ -18,7 +18,9 @@
 //
 // An [Object] is a handle with the attributes that identify it, so that
 // [Session.Resolve] can find it again when the handle changes.
-// [Session.Find], [Session.FindOne] and [Session.FindIter] search;
+// [Session.Find], [Session.FindOne] and [Session.FindIter] search, and
+// [Session.FindURI], [Session.FindOneURI] and their Pool forms find
+// objects by RFC 7512 pkcs11: URI ([Session.URI] writes one);
 // [Session.Sign], [Session.Verify], [Session.Encrypt], [Session.Decrypt],
 // [Session.Digest], [Session.HMAC], [Session.DeriveECDH], [Session.Wrap]
 // and the others take an Object and a ck.Mechanism, best built with the
