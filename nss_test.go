@@ -351,6 +351,91 @@ func TestNSS(t *testing.T) {
 		})
 	})
 
+	// NSS 3.87 offers the PKCS#11 3.0 interface. Of its functions it
+	// implements message-based AES-GCM in one part (C_MessageEncryptInit,
+	// C_EncryptMessage, C_MessageDecryptInit, C_DecryptMessage and the
+	// Final functions) and C_SessionCancel. Multi-part messages are
+	// CKR_FUNCTION_NOT_SUPPORTED, as is message signing; C_LoginUser
+	// exists but logs no one in (it returns CKR_OPERATION_NOT_INITIALIZED).
+	t.Run("PKCS#11 3.0", func(t *testing.T) {
+		assert.Equal(t, ck.Version{Major: 3, Minor: 0}, m.Interface().Version)
+		info, err := m.GetMechanismInfo(labels[nssDBLabel], ck.CKM_AES_GCM)
+		require.NoError(t, err)
+		assert.Equal(t, ck.CKF_MESSAGE_ENCRYPT|ck.CKF_MESSAGE_DECRYPT, info.Flags&(ck.CKF_MESSAGE_ENCRYPT|ck.CKF_MESSAGE_DECRYPT))
+
+		value := []byte("AES-256 key of 32 bytes, known!!")
+		key := createSecretKey(t, m, s, ck.CKK_AES, value)
+		block, err := aes.NewCipher(value)
+		require.NoError(t, err)
+		gcm, err := cipher.NewGCM(block)
+		require.NoError(t, err)
+		aad := []byte("header")
+		msgGCM := ck.Mechanism{Type: ck.CKM_AES_GCM}
+
+		// With the caller's IV, NSS seals as Go does; the tag comes back
+		// in the parameter.
+		nonce := []byte("twelve bytes")
+		given := &ck.GCMMessageParams{IV: slices.Clone(nonce), IVGenerator: ck.CKG_NO_GENERATE,
+			Tag: make([]byte, 16), TagBits: 128}
+		require.NoError(t, m.MessageEncryptInit(s, msgGCM, key))
+		ct, err := m.EncryptMessage(s, given, aad, message)
+		require.NoError(t, err)
+		sealed := gcm.Seal(nil, nonce, message, aad)
+		assert.Equal(t, sealed[:len(message)], ct)
+		assert.Equal(t, sealed[len(message):], given.Tag)
+
+		// With an IV NSS generates, the IV comes back too, and Go opens
+		// the message with it. NSS takes one way of making IVs per
+		// operation (another is CKR_ARGUMENTS_BAD): this takes a new one.
+		_, err = m.EncryptMessage(s, &ck.GCMMessageParams{IV: make([]byte, 12), IVGenerator: ck.CKG_GENERATE_RANDOM,
+			Tag: make([]byte, 16), TagBits: 128}, aad, message)
+		requireRV(t, err, ck.CKR_ARGUMENTS_BAD)
+		require.NoError(t, m.MessageEncryptFinal(s))
+		require.NoError(t, m.MessageEncryptInit(s, msgGCM, key))
+		generated := &ck.GCMMessageParams{IV: make([]byte, 12), IVGenerator: ck.CKG_GENERATE_RANDOM,
+			Tag: make([]byte, 16), TagBits: 128}
+		ct2, err := m.EncryptMessage(s, generated, aad, message)
+		require.NoError(t, err)
+		assert.NotEqual(t, make([]byte, 12), generated.IV, "generated IV")
+		pt, err := gcm.Open(nil, generated.IV, slices.Concat(ct2, generated.Tag), aad)
+		require.NoError(t, err)
+		assert.Equal(t, message, pt)
+
+		err = m.EncryptMessageBegin(s, given, aad)
+		requireRV(t, err, ck.CKR_FUNCTION_NOT_SUPPORTED)
+		require.NoError(t, m.MessageEncryptFinal(s))
+
+		// NSS opens what it sealed and what Go sealed.
+		goNonce := []byte("other nonce!")
+		goSealed := gcm.Seal(nil, goNonce, message, aad)
+		fromGo := &ck.GCMMessageParams{IV: goNonce, Tag: goSealed[len(message):], TagBits: 128}
+		require.NoError(t, m.MessageDecryptInit(s, msgGCM, key))
+		for _, c := range []struct {
+			p  *ck.GCMMessageParams
+			ct []byte
+		}{{given, ct}, {generated, ct2}, {fromGo, goSealed[:len(message)]}} {
+			pt, err := m.DecryptMessage(s, c.p, aad, c.ct)
+			require.NoError(t, err)
+			assert.Equal(t, message, pt)
+		}
+
+		// C_SessionCancel ends the message decryption.
+		require.NoError(t, m.SessionCancel(s, ck.CKF_MESSAGE_DECRYPT))
+		_, err = m.DecryptMessage(s, given, aad, ct)
+		requireRV(t, err, ck.CKR_OPERATION_NOT_INITIALIZED)
+		requireRV(t, m.SessionCancel(s, ck.CKF_MESSAGE_DECRYPT), ck.CKR_OPERATION_CANCEL_FAILED)
+
+		// A bad tag fails the message.
+		require.NoError(t, m.MessageDecryptInit(s, msgGCM, key))
+		bad := &ck.GCMMessageParams{IV: nonce, Tag: flipBit(given.Tag, 3), TagBits: 128}
+		_, err = m.DecryptMessage(s, bad, aad, ct)
+		assert.Error(t, err)
+		require.NoError(t, m.MessageDecryptFinal(s))
+
+		requireRV(t, m.MessageSignInit(s, ck.Mechanism{Type: ck.CKM_SHA256_HMAC}, key), ck.CKR_FUNCTION_NOT_SUPPORTED)
+		requireRV(t, m.LoginUser(s, ck.CKU_USER, nss.Password, "user"), ck.CKR_OPERATION_NOT_INITIALIZED)
+	})
+
 	t.Run("generic crypto slot", func(t *testing.T) {
 		// The other slot needs no login and digests like Go.
 		gs, err := m.OpenSession(labels[nssGenericLabel], 0)

@@ -144,6 +144,68 @@ func TestSensitiveAttributes(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// TestAttributeArrays writes CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE
+// into SoftHSM keys and reads them back in the two levels of PKCS#11 3.2
+// section 5.7.5.
+func TestAttributeArrays(t *testing.T) {
+	m := softhsm(t)
+	s := userSession(t, m, tokAlpha)
+	wrapTmpl := []ck.Attribute{
+		ck.MustAttribute(ck.CKA_CLASS, ck.CKO_SECRET_KEY),
+		ck.MustAttribute(ck.CKA_KEY_TYPE, ck.CKK_AES),
+		ck.MustAttribute(ck.CKA_EXTRACTABLE, true),
+	}
+	unwrapTmpl := []ck.Attribute{
+		ck.MustAttribute(ck.CKA_LABEL, "unwrapped by the test"),
+		ck.MustAttribute(ck.CKA_SENSITIVE, true),
+		ck.MustAttribute(ck.CKA_VALUE_LEN, 32),
+		ck.MustAttribute(ck.CKA_ID, []byte{1, 2, 3}),
+	}
+	kek, err := m.GenerateKey(s, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, []ck.Attribute{
+		ck.MustAttribute(ck.CKA_TOKEN, false),
+		ck.MustAttribute(ck.CKA_VALUE_LEN, 32),
+		ck.MustAttribute(ck.CKA_WRAP, true),
+		ck.MustAttribute(ck.CKA_UNWRAP, true),
+		ck.MustAttribute(ck.CKA_WRAP_TEMPLATE, wrapTmpl),
+		ck.MustAttribute(ck.CKA_UNWRAP_TEMPLATE, unwrapTmpl),
+	})
+	require.NoError(t, err)
+	plain, err := m.GenerateKey(s, ck.Mechanism{Type: ck.CKM_AES_KEY_GEN}, []ck.Attribute{
+		ck.MustAttribute(ck.CKA_TOKEN, false),
+		ck.MustAttribute(ck.CKA_VALUE_LEN, 16),
+	})
+	require.NoError(t, err)
+
+	types := []ck.AttributeType{ck.CKA_WRAP_TEMPLATE, ck.CKA_VALUE_LEN, ck.CKA_UNWRAP_TEMPLATE}
+	for _, hint := range []int{0, 64} {
+		t.Run(fmt.Sprint("hint ", hint), func(t *testing.T) {
+			res, err := m.GetAttributeValueHint(s, kek, types, hint)
+			require.NoError(t, err)
+			require.Len(t, res, 3)
+			// SoftHSM keeps an array in a map: the order is its own.
+			for i, want := range map[int][]ck.Attribute{0: wrapTmpl, 2: unwrapTmpl} {
+				require.NoError(t, res[i].Err, "%v", res[i].Type)
+				got, err := res[i].Template()
+				require.NoError(t, err)
+				assert.ElementsMatch(t, want, got, "%v", res[i].Type)
+			}
+			n, err := res[1].ULong()
+			require.NoError(t, err)
+			assert.Equal(t, uint64(32), n)
+
+			// A key made without templates has empty arrays.
+			res, err = m.GetAttributeValueHint(s, plain, types, hint)
+			require.NoError(t, err)
+			for _, i := range []int{0, 2} {
+				require.NoError(t, res[i].Err, "%v", res[i].Type)
+				got, err := res[i].Template()
+				require.NoError(t, err)
+				assert.Empty(t, got, "%v", res[i].Type)
+			}
+		})
+	}
+}
+
 func TestObjectBadInput(t *testing.T) {
 	m := softhsm(t)
 	s := userSession(t, m, tokAlpha)
