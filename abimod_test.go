@@ -542,9 +542,9 @@ func TestAbimodMechanismParams(t *testing.T) {
 		{"AES-CTR", ck.NewMechanism(ck.CKM_AES_CTR, &ck.AESCTRParams{
 			CounterBits: 32, CounterBlock: [16]byte(abiSeq(0, 16)),
 		}), abiEncryptInit, nil},
-		{"AES-CBC-PAD", ck.NewMechanism(ck.CKM_AES_CBC_PAD, ck.RawParameter(abiSeq(0x10, 16))),
+		{"AES-CBC-PAD", ck.NewMechanism(ck.CKM_AES_CBC_PAD, ck.IV(abiSeq(0x10, 16))),
 			abiEncryptInit, nil},
-		{"AES-key-wrap", ck.NewMechanism(ck.CKM_AES_KEY_WRAP, ck.RawParameter(slices.Repeat([]byte{0xA6}, 8))),
+		{"AES-key-wrap", ck.NewMechanism(ck.CKM_AES_KEY_WRAP, ck.IV(slices.Repeat([]byte{0xA6}, 8))),
 			abiWrap, abiSeq(0xC0, abiWrappedLen)},
 		{"vendor-no-parameter", ck.NewMechanism(abiVendorMech, nil), abiSign, []byte("sig!")},
 	} {
@@ -588,7 +588,7 @@ func TestAbimodMechanismParamsChecked(t *testing.T) {
 		{"AES-GCM", ck.NewMechanism(ck.CKM_AES_GCM, &ck.GCMParams{
 			IV: abiSeq(0xA0, 12), AAD: []byte("aad"), TagBits: 96,
 		}), abiEncryptInit, "CK_GCM_PARAMS.ulTagBits"},
-		{"AES-CBC-PAD", ck.NewMechanism(ck.CKM_AES_CBC_PAD, ck.RawParameter(abiSeq(0x10, 8))),
+		{"AES-CBC-PAD", ck.NewMechanism(ck.CKM_AES_CBC_PAD, ck.IV(abiSeq(0x10, 8))),
 			abiEncryptInit, "CK_MECHANISM.ulParameterLen of CKM_AES_CBC_PAD"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
