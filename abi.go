@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -118,7 +117,11 @@ func getVersion(b []byte) ck.Version { return ck.Version{Major: b[0], Minor: b[1
 // padded decodes a blank-padded fixed-size text field. Some modules pad
 // with NUL bytes instead of blanks; both are trimmed.
 func padded(b []byte) string {
-	return strings.TrimRight(string(b), " \x00")
+	n := len(b)
+	for n > 0 && (b[n-1] == ' ' || b[n-1] == 0) {
+		n--
+	}
+	return string(b[:n])
 }
 
 // cmem returns n bytes of C memory at p as a slice, for reading structs a
