@@ -85,7 +85,26 @@ var argPool = sync.Pool{New: func() any { return new(argBlock) }}
 // any call; so does every function after Close.
 func (m *Module) callv(f funcIndex, a *argBlock, n int) ck.RV {
 	p := m.fns[f]
-	if p == 0 || m.closed.Load() {
+	if p == 0 {
+		argPool.Put(a)
+		return ck.CKR_FUNCTION_NOT_SUPPORTED
+	}
+	// C_Initialize and C_Finalize run alone; a blocking
+	// C_WaitForSlotEvent runs beside them (C_Finalize wakes it); every
+	// other call runs beside any but them. The closed check is made
+	// under the lock, so that Close, which takes it to finalize, never
+	// finalizes under a call of a Module it closed.
+	calls := &m.inst.calls
+	switch {
+	case f == fnInitialize || f == fnFinalize:
+		calls.Lock()
+		defer calls.Unlock()
+	case f == fnWaitForSlotEvent && ck.WaitFlags(a[0])&ck.CKF_DONT_BLOCK == 0:
+	default:
+		calls.RLock()
+		defer calls.RUnlock()
+	}
+	if m.closed.Load() {
 		argPool.Put(a)
 		return ck.CKR_FUNCTION_NOT_SUPPORTED
 	}

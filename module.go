@@ -51,6 +51,12 @@ type instance struct {
 	// waiting counts blocking C_WaitForSlotEvent calls in flight: C_Finalize
 	// wakes them, and the library is not unloaded under their feet.
 	waiting atomic.Int32
+	// calls is held for reading by every call into the module and for
+	// writing by C_Initialize and C_Finalize: PKCS#11 leaves undefined a
+	// C_Finalize made while other threads are in calls (SoftHSM crashes),
+	// except those blocked in C_WaitForSlotEvent, which hold nothing and
+	// which C_Finalize wakes.
+	calls sync.RWMutex
 }
 
 type paramKey struct {
@@ -368,7 +374,9 @@ func (m *Module) Close() error {
 	delete(registry.m, inst.key)
 	var err error
 	if inst.ownsInit {
+		inst.calls.Lock()
 		r, _, _ := rawCall(inst.fns[fnFinalize], 0)
+		inst.calls.Unlock()
 		err = check(fnFinalize, ck.RV(uint64(r)&ulongMask))
 	}
 	for deadline := time.Now().Add(unloadGrace); inst.waiting.Load() > 0; {
@@ -402,6 +410,13 @@ func (m *Module) Initialize() error {
 // its state, for every Module sharing this instance. Close does this
 // already when the last Module is closed; Finalize is for programs that
 // must end the module while keeping it loaded, then call Initialize.
+//
+// Finalize, Initialize and Close's C_Finalize wait for the calls other
+// goroutines have in flight and hold new ones back until they return
+// (PKCS#11 does not allow C_Finalize beside other calls, and modules
+// crash on it); those then fail with CKR_CRYPTOKI_NOT_INITIALIZED. Only
+// blocking WaitForSlotEvent calls are not waited for: C_Finalize wakes
+// them.
 func (m *Module) Finalize() error {
 	rv := m.call1(fnFinalize, 0)
 	if rv == ck.CKR_OK {
