@@ -320,6 +320,8 @@ func benchSign(b *testing.B, mech ck.MechanismType, key func(*fixture) keyPair, 
 	b.Run("purego", func(b *testing.B) {
 		s := f.pureBench(b)
 		b.ReportAllocs()
+		u := p11test.ReadUsage()
+		defer u.ReportSince(b)
 		for b.Loop() {
 			if err := f.pure.SignInit(s, ck.Mechanism{Type: mech}, priv); err != nil {
 				b.Fatal(err)
@@ -334,6 +336,8 @@ func benchSign(b *testing.B, mech ck.MechanismType, key func(*fixture) keyPair, 
 		s := f.cgoBench(b)
 		m := []*miekg.Mechanism{miekg.NewMechanism(uint(mech), nil)}
 		b.ReportAllocs()
+		u := p11test.ReadUsage()
+		defer u.ReportSince(b)
 		for b.Loop() {
 			if err := f.cgo.SignInit(s, m, miekg.ObjectHandle(priv)); err != nil {
 				b.Fatal(err)

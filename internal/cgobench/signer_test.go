@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/purepkcs11/pkcs11/ck"
+	"github.com/purepkcs11/pkcs11/internal/p11test"
 	"github.com/purepkcs11/pkcs11/token"
 	"github.com/purepkcs11/pkcs11/x509hsm"
 )
@@ -123,6 +124,8 @@ func BenchmarkSigner(b *testing.B) {
 					var wg sync.WaitGroup
 					n := int64(b.N)
 					b.ReportAllocs()
+					u := p11test.ReadUsage()
+					defer u.ReportSince(b)
 					b.ResetTimer()
 					for range g {
 						wg.Go(func() {
