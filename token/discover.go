@@ -26,6 +26,10 @@ type Snapshot struct {
 	// Interface is the interface the library uses to talk to the module
 	// (pkcs11.Module.Interface).
 	Interface ck.Interface
+	// ModulePath is the file the module was loaded from
+	// (pkcs11.Module.Path), for the module-name and module-path
+	// attributes of URIs.
+	ModulePath string
 	// Slots are the module's slots in the order C_GetSlotList returned
 	// them: only those with a token, unless IncludeEmptySlots was given.
 	Slots []Slot
@@ -152,7 +156,7 @@ func discover(m *pkcs11.Module, c *discoverConfig) (*Snapshot, error) {
 	if err := c.stopped(); err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Interface: m.Interface(), Time: time.Now()}
+	s := &Snapshot{Interface: m.Interface(), ModulePath: m.Path(), Time: time.Now()}
 	info, err := m.GetInfo()
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)

@@ -212,6 +212,9 @@ func TestLookup(t *testing.T) {
 		{"pkcs11:slot-manufacturer=SoftHSM%20project;serial=" + alpha.Info.SerialNumber, []*token.Token{alpha}},
 		{"pkcs11:token=alpha;x-vendor=1", nil},
 		{"pkcs11:token=alpha;object=key;type=private?pin-value=1234&module-name=softhsm2", []*token.Token{alpha}},
+		{"pkcs11:token=alpha?module-name=softokn3", nil},
+		{"pkcs11:token=alpha?module-path=" + m.Path(), []*token.Token{alpha}},
+		{"pkcs11:token=alpha?module-path=/usr/lib/other.so", nil},
 		{"pkcs11:token=alpha;serial=", nil},
 	} {
 		u, err := token.ParseURI(tc.uri)

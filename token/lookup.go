@@ -72,11 +72,15 @@ func Initialized(want bool) Selector {
 }
 
 // MatchURI selects the tokens a PKCS#11 URI names: the module must match
-// its library attributes, the slot its slot attributes and the token its
-// token attributes. The URI's object attributes and query are not
-// looked at.
+// its library attributes and, when the snapshot knows the module's file,
+// its module-name and module-path query attributes; the slot its slot
+// attributes and the token its token attributes. The URI's object
+// attributes and other query attributes are not looked at.
 func MatchURI(u *URI) Selector {
 	return Selector{fmt.Sprintf("URI %s", u), func(s *Snapshot, sl *Slot, t *Token) bool {
+		if s.ModulePath != "" && !u.MatchesModulePath(s.ModulePath) {
+			return false
+		}
 		return u.MatchesModule(s.Info) && u.MatchesSlot(sl.ID, sl.Info) && u.MatchesToken(t.Info)
 	}}
 }

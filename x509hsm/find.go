@@ -142,8 +142,9 @@ func ByID(hexID string) Selector {
 	}}
 }
 
-// ByURI selects the entries a PKCS#11 URI (token.ParseURI) names: on a
-// token its module, slot and token attributes match, with the label
+// ByURI selects the entries a PKCS#11 URI (token.ParseURI) names: of a
+// module whose file its module-name and module-path query attributes
+// match, on a token its module, slot and token attributes match, with the label
 // of its object attribute and the CKA_ID of its id attribute. Its type
 // attribute selects entries with a certificate object (cert), a
 // private key (private) or a public key object (public). A URI
@@ -151,7 +152,8 @@ func ByID(hexID string) Selector {
 func ByURI(u *token.URI) Selector {
 	return Selector{desc: fmt.Sprintf("URI %s", u), match: func(e *Entry) bool {
 		ts := e.tok
-		if !u.MatchesModule(ts.store.moduleInfo()) || !u.MatchesSlot(ts.slot.ID, ts.slot.Info) || !u.MatchesToken(ts.tok.Info) {
+		if !u.MatchesModulePath(ts.store.m.Path()) || !u.MatchesModule(ts.store.moduleInfo()) ||
+			!u.MatchesSlot(ts.slot.ID, ts.slot.Info) || !u.MatchesToken(ts.tok.Info) {
 			return false
 		}
 		if u.Has("object") && u.Object != e.label {

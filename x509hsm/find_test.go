@@ -77,6 +77,8 @@ func TestFind(t *testing.T) {
 		{"URI cert", []x509hsm.Selector{x509hsm.ByURI(uri("pkcs11:token=disc-a;type=cert"))}, []string{"a1-rsa", "a2-ec-cert", "a6-ca"}},
 		{"URI private object", []x509hsm.Selector{x509hsm.ByURI(uri("pkcs11:object=a4-nocert;type=private"))}, []string{"a4-nocert"}},
 		{"URI other module", []x509hsm.Selector{x509hsm.ByURI(uri("pkcs11:library-manufacturer=Nobody"))}, nil},
+		{"URI other module file", []x509hsm.Selector{x509hsm.ByURI(uri("pkcs11:token=disc-b?module-name=softokn3"))}, nil},
+		{"URI module file", []x509hsm.Selector{x509hsm.ByURI(uri("pkcs11:token=disc-b;id=%b4?module-name=softhsm2"))}, []string{"b4-k1"}},
 		{"on token", []x509hsm.Selector{x509hsm.OnToken(token.Label(x509hsm.TokDiscB))}, []string{"b1-padded", "b2-private-only", "b4-k1"}},
 		{"private key", []x509hsm.Selector{x509hsm.HasPrivateKey(), x509hsm.OnToken(token.Label(x509hsm.TokDiscA))}, []string{"a1-rsa", "a2-ec-cert", "a4-nocert"}},
 		{"where", []x509hsm.Selector{x509hsm.Where("X.509", (*x509hsm.Entry).IsX509)}, []string{"a1-rsa", "a2-ec-cert", "a6-ca", "b1-padded"}},
