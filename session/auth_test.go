@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -75,6 +76,23 @@ func TestAlwaysAuthenticate(t *testing.T) {
 		pt, err := s.Decrypt(rsaPriv, session.RSAOAEP(crypto.SHA1, nil), ct)
 		require.NoError(t, err)
 		assert.Equal(t, message, pt)
+	})
+
+	t.Run("multi-part", func(t *testing.T) {
+		// The context login comes after C_SignInit, before the first
+		// C_SignUpdate: SoftHSM refuses the update without it.
+		s.SetContextPIN(pin)
+		defer s.SetContextPIN(nil)
+		log.reset()
+		sig, err := s.SignMultipart(rsaPriv, session.RSAPKCS1v15(crypto.SHA256), message[:5], message[5:])
+		require.NoError(t, err)
+		require.NoError(t, rsa.VerifyPKCS1v15(rsaKey, crypto.SHA256, digest[:], sig))
+		assert.Equal(t, 1, log.count("C_Login"), "one context-specific login per signature")
+		assert.Equal(t, 2, log.count("C_SignUpdate"))
+
+		sig, err = s.SignReader(rsaPriv, session.RSAPKCS1v15(crypto.SHA256), bytes.NewReader(message))
+		require.NoError(t, err)
+		require.NoError(t, rsa.VerifyPKCS1v15(rsaKey, crypto.SHA256, digest[:], sig))
 	})
 
 	t.Run("pool", func(t *testing.T) {
