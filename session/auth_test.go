@@ -164,6 +164,14 @@ func TestAlwaysAuthenticate(t *testing.T) {
 		requireRV(t, err, ck.CKR_PIN_INCORRECT)
 		assert.Zero(t, log.count("C_Login"))
 		assert.Zero(t, q.Stats().Replaced, "no session taken for lost")
+
+		// SetPIN says the PIN is the one to use now: the keys get it
+		// once more (the key's PIN may have been reset to it meanwhile).
+		q.SetPIN([]byte("0002"))
+		log.reset()
+		_, err = q.Sign(ctx, ecPriv, session.ECDSA(0), digest[:])
+		requireRV(t, err, ck.CKR_PIN_INCORRECT)
+		assert.Equal(t, 1, log.count("C_Login"), "tried again after SetPIN")
 	})
 
 	t.Run("stale answer", func(t *testing.T) {

@@ -21,6 +21,7 @@ type tokenState struct {
 	mu       sync.Mutex
 	loggedIn bool
 	user     ck.UserType
+	username string // the C_LoginUser name of the login, "" for C_Login
 	// refused remembers the PINs the token refused, as keyed hashes,
 	// so that nothing tries one of them again on its own and uses up
 	// the token's tries; another PIN is still tried.
@@ -69,9 +70,13 @@ func (t *tokenState) login(m *pkcs11.Module, h ck.SessionHandle, c credential) e
 func (t *tokenState) loginLocked(m *pkcs11.Module, h ck.SessionHandle, c credential) error {
 	err := callLogin(m, h, c)
 	switch {
-	case err == nil, errors.Is(err, ck.CKR_USER_ALREADY_LOGGED_IN):
-		t.loggedIn, t.user = true, c.user
+	case err == nil:
+		t.loggedIn, t.user, t.username = true, c.user, c.username
 		t.refused.forget(c)
+		return nil
+	case errors.Is(err, ck.CKR_USER_ALREADY_LOGGED_IN):
+		// The token did not check this PIN: a refusal of it stands.
+		t.loggedIn, t.user, t.username = true, c.user, c.username
 		return nil
 	case isRefusal(err):
 		t.refused.add(c, err)
@@ -107,7 +112,7 @@ const errRefusedBefore = "not trying a PIN the token refused"
 func (t *tokenState) ensure(ctx context.Context, m *pkcs11.Module, h ck.SessionHandle, user ck.UserType, username string, pin PINProvider) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.loggedIn && t.user == user {
+	if t.loggedIn && t.user == user && t.username == username {
 		return nil
 	}
 	p, err := pin(ctx)

@@ -63,7 +63,7 @@ type config struct {
 	user      ck.UserType
 	username  string
 	pin       PINProvider
-	pinCopy   []byte
+	pinCopy   *pinCopy // WithPIN's copy, wiped by SetPIN and Close
 	checkIdle time.Duration
 }
 
@@ -84,10 +84,49 @@ func ReadWrite() Option { return func(c *config) { c.rw = true } }
 // the caller may clear pin at once.
 func WithPIN(pin []byte) Option {
 	return func(c *config) {
-		c.pinCopy = append([]byte(nil), pin...)
-		own := c.pinCopy
-		c.pin = func(context.Context) ([]byte, error) { return append([]byte(nil), own...), nil }
+		c.pinCopy = &pinCopy{pin: append([]byte{}, pin...)}
+		c.pin = c.pinCopy.get
 	}
+}
+
+// pinCopy is a pool's own copy of the PIN given with WithPIN. Logins read
+// it without the pool's lock, while SetPIN or Close may wipe it: it has
+// a lock of its own, and once wiped it gives an error, never the zeroed
+// bytes, which the token would count as a wrong PIN.
+type pinCopy struct {
+	mu  sync.Mutex
+	pin []byte
+}
+
+// errPINWiped is the error of a login that asked for a PIN the pool has
+// wiped since (SetPIN replaced it, or Close).
+var errPINWiped = errors.New("session: the pool's PIN was replaced or wiped (SetPIN or Close)")
+
+func (c *pinCopy) get(context.Context) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pin == nil {
+		return nil, errPINWiped
+	}
+	return append([]byte{}, c.pin...), nil
+}
+
+func (c *pinCopy) wipe() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	clear(c.pin)
+	c.pin = nil
+	c.mu.Unlock()
+}
+
+// pinConfig returns the pool's PIN provider and user, read under its
+// lock, as SetPIN writes them.
+func (p *Pool) pinConfig() (PINProvider, ck.UserType) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.pin, p.cfg.user
 }
 
 // WithPINProvider makes the pool ask p for the PIN whenever it must log
@@ -264,7 +303,9 @@ func (p *Pool) release() {
 // handOffLocked gives free places to the Gets waiting in line, first
 // come first served. The caller holds mu.
 func (p *Pool) handOffLocked() {
-	for len(p.waiters) > 0 && (p.lent < p.limit || p.closed) {
+	// A pool whose limit the token lowered tries to grow again once the
+	// backoff has passed, also while Gets wait in line.
+	for len(p.waiters) > 0 && (p.lent < p.limit || p.closed || p.probeLocked()) {
 		w := p.waiters[0]
 		p.waiters = p.waiters[1:]
 		p.lent++
@@ -338,8 +379,8 @@ func (p *Pool) take(ctx context.Context, check bool) (*Session, error) {
 	// The token may have logged out since the pool last looked: closing
 	// an application's last session does that. A fresh session's state
 	// tells.
-	if p.cfg.pin != nil {
-		if info, err := p.m.GetSessionInfo(s.h); err == nil && !loggedInState(info.State, p.cfg.user) {
+	if pin, user := p.pinConfig(); pin != nil {
+		if info, err := p.m.GetSessionInfo(s.h); err == nil && !loggedInState(info.State, user) {
 			p.tok.forget()
 		}
 	}
@@ -380,7 +421,7 @@ func (p *Pool) healthy(s *Session, force bool) bool {
 		p.tok.forget()
 		return false
 	}
-	if err == nil && p.cfg.pin != nil && !loggedInState(info.State, p.cfg.user) {
+	if pin, user := p.pinConfig(); err == nil && pin != nil && !loggedInState(info.State, user) {
 		p.tok.forget()
 	}
 	return err == nil
@@ -389,11 +430,12 @@ func (p *Pool) healthy(s *Session, force bool) bool {
 // relogin logs the token in again when the pool has a PIN and s shows
 // that the login is gone (C_GetSessionInfo, then C_Login).
 func (p *Pool) relogin(ctx context.Context, s *Session) error {
-	if p.cfg.pin == nil {
+	pin, user := p.pinConfig()
+	if pin == nil {
 		return nil
 	}
 	info, err := p.m.GetSessionInfo(s.h)
-	if err != nil || loggedInState(info.State, p.cfg.user) {
+	if err != nil || loggedInState(info.State, user) {
 		return nil
 	}
 	p.tok.forget()
@@ -487,11 +529,15 @@ func (p *Pool) Retry(ctx context.Context, fn func(*Session) error) error {
 // again even if it was refused before.
 func (p *Pool) SetPIN(pin []byte) {
 	p.mu.Lock()
-	clear(p.cfg.pinCopy)
+	p.cfg.pinCopy.wipe()
 	WithPIN(pin)(&p.cfg)
 	user, username := p.cfg.user, p.cfg.username
 	p.mu.Unlock()
 	p.tok.forgive(credential{user: user, username: username, pin: pin})
+	if user == ck.CKU_USER {
+		// The same PIN serves the keys with CKA_ALWAYS_AUTHENTICATE.
+		p.tok.forgive(credential{user: ck.CKU_CONTEXT_SPECIFIC, pin: pin})
+	}
 }
 
 // Stats is a snapshot of a pool's counters.
@@ -532,7 +578,7 @@ func (p *Pool) Close() error {
 	p.closed = true
 	idle := p.idle
 	p.idle = nil
-	clear(p.cfg.pinCopy)
+	p.cfg.pinCopy.wipe()
 	p.handOffLocked() // the Gets in line then find the pool closed
 	p.mu.Unlock()
 	for _, s := range idle {

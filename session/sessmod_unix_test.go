@@ -253,6 +253,55 @@ func TestPoolSessionCount(t *testing.T) {
 	assert.Zero(t, p.Stats().InUse)
 }
 
+// TestPoolGrowsUnderContention checks that a pool whose limit the token
+// lowered grows again once the token has room, also while Gets wait in
+// line the whole time: the waiters are handed the tries to grow.
+func TestPoolGrowsUnderContention(t *testing.T) {
+	m, mod := openSessmod(t)
+	mod.Limit(2, -1)
+	p, err := session.NewPool(ctx, m, sessmodSlot, session.WithPIN([]byte("1234")), session.WithSize(6))
+	require.NoError(t, err)
+	defer p.Close()
+	held := getN(t, p, 2)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = p.Get(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, 2, p.Stats().Limit)
+	putAll(p, held)
+
+	// Room again; six goroutines keep every session busy and a line of
+	// Gets waiting.
+	mod.Limit(-1, -1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s, err := p.Get(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+				p.Put(s)
+			}
+		})
+	}
+	grew := assert.Eventually(t, func() bool { return p.Stats().Open > 2 }, 5*time.Second, 10*time.Millisecond,
+		"the pool never grew while Gets waited: %+v", p.Stats())
+	close(stop)
+	wg.Wait()
+	if grew {
+		assert.Greater(t, p.Stats().Limit, 2)
+	}
+}
+
 // TestPoolSessionCountNone checks that a pool holding no session fails
 // at once when the token refuses one, and says why.
 func TestPoolSessionCountNone(t *testing.T) {
