@@ -197,7 +197,9 @@ func limitSize(n int, limit uint64) int {
 // Get lends a session, waiting for one while all are in use, or while
 // the token has no session left for the pool and the pool holds some
 // that will come back (see [Pool]). Return it with Put. Prefer Do,
-// which cannot forget to.
+// which cannot forget to. A goroutine that holds sessions of the pool
+// and asks for another must give ctx a deadline: the sessions it waits
+// for may be its own.
 func (p *Pool) Get(ctx context.Context) (*Session, error) {
 	return p.get(ctx, false)
 }
