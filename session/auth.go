@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/purepkcs11/pkcs11/ck"
 )
@@ -156,6 +158,19 @@ func (s *Session) oneShot(k kind, mech ck.Mechanism, key Object, data []byte) ([
 		return nil, err
 	}
 	out, err := s.runOne(k, data)
+	if k == kindSign && errors.Is(err, ck.CKR_BUFFER_TOO_SMALL) {
+		// A signature longer than the scratch buffer. The operation
+		// stays active, as PKCS#11 says: the root layer asks for the
+		// size and signs. A token that ended it anyway (NSS does) has
+		// it started again.
+		out, err = s.m.Sign(s.h, data)
+		if errors.Is(err, ck.CKR_OPERATION_NOT_INITIALIZED) {
+			if auth, err = s.startOp(k, mech, key); err != nil {
+				return nil, err
+			}
+			out, err = s.m.Sign(s.h, data)
+		}
+	}
 	if err == nil || !errors.Is(err, ck.CKR_USER_NOT_LOGGED_IN) {
 		return out, s.opErr(op, mech, key, err)
 	}
@@ -176,10 +191,30 @@ func (s *Session) oneShot(k kind, mech ck.Mechanism, key Object, data []byte) ([
 	return out, s.opErr(op, mech, key, err)
 }
 
-// runOne is the single-part call of kind k, C_Sign or C_Decrypt.
+// runOne is the single-part call of kind k, C_Sign or C_Decrypt. C_Sign
+// writes into a pooled scratch buffer large enough for nearly every
+// signature, in one call: a size query first would cost one more call,
+// a round trip on a network HSM. A longer signature fails with
+// CKR_BUFFER_TOO_SMALL, which oneShot handles.
 func (s *Session) runOne(k kind, data []byte) ([]byte, error) {
-	if k == kindSign {
-		return s.m.Sign(s.h, data)
+	if k != kindSign {
+		return s.m.Decrypt(s.h, data)
 	}
-	return s.m.Decrypt(s.h, data)
+	buf := signScratch.Get().(*[]byte)
+	defer signScratch.Put(buf)
+	if len(*buf) != signScratchSize {
+		*buf = make([]byte, signScratchSize)
+	}
+	sig, err := s.m.SignInto(s.h, data, *buf)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(sig), nil
 }
+
+// signScratchSize holds any RSA signature up to 16384-bit keys, ECDSA,
+// EdDSA and ML-DSA signatures; SLH-DSA's largest do not fit. Tests
+// lower it to show what a longer signature does.
+var signScratchSize = 8 << 10
+
+var signScratch = sync.Pool{New: func() any { return new([]byte) }}

@@ -78,6 +78,26 @@ func TestAlwaysAuthenticate(t *testing.T) {
 		assert.Equal(t, message, pt)
 	})
 
+	t.Run("signature longer than the scratch buffer", func(t *testing.T) {
+		// C_Sign answers CKR_BUFFER_TOO_SMALL and SoftHSM keeps the
+		// operation, as PKCS#11 says: Sign asks for the size and signs,
+		// without starting again.
+		defer session.SetSignScratch(16)()
+		s.SetContextPIN(pin)
+		defer s.SetContextPIN(nil)
+		log.reset()
+		sig, err := s.Sign(rsaPriv, session.RSAPKCS1v15(crypto.SHA256), message)
+		require.NoError(t, err)
+		require.NoError(t, rsa.VerifyPKCS1v15(rsaKey, crypto.SHA256, digest[:], sig))
+		assert.Equal(t, []string{"C_SignInit", "C_Login", "C_Sign", "C_Sign", "C_Sign"}, log.calls())
+
+		log.reset()
+		sig, err = p.Sign(ctx, ecPriv, session.ECDSA(0), digest[:])
+		require.NoError(t, err)
+		verifyECDSA(t, ecKey, digest[:], sig)
+		assert.Equal(t, 3, log.count("C_Sign"), "%v", log.calls())
+	})
+
 	t.Run("multi-part", func(t *testing.T) {
 		// The context login comes after C_SignInit, before the first
 		// C_SignUpdate: SoftHSM refuses the update without it.

@@ -6,3 +6,12 @@ package session
 func SetAlwaysAuthenticate(s *Session, key Object, v bool) {
 	s.tok.alwaysAuth.Store(keyOf(key), v)
 }
+
+// SetSignScratch sets the size of the buffer Sign offers C_Sign, and
+// returns a function that restores it: tests make it too small for a
+// signature to show the fallback.
+func SetSignScratch(n int) (restore func()) {
+	old := signScratchSize
+	signScratchSize = n
+	return func() { signScratchSize = old }
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +109,16 @@ func TestNSS(t *testing.T) {
 				require.NoError(t, p.Verify(ctx, pub, session.ECDSA(h), message, sig))
 			}
 		}
+
+		// A signature longer than Sign's scratch buffer: NSS ends the
+		// operation on CKR_BUFFER_TOO_SMALL, unlike PKCS#11 says, and
+		// Sign starts it again.
+		restore := session.SetSignScratch(16)
+		sig, err := s.Sign(priv, session.ECDSA(crypto.SHA256), message)
+		restore()
+		require.NoError(t, err)
+		d := sha256.Sum256(message)
+		verifyECDSA(t, k, d[:], sig)
 
 		// ECDH on NSS agrees with crypto/ecdh too.
 		peer, err := ecdh.P256().GenerateKey(rand.Reader)
