@@ -112,7 +112,7 @@ func (m *Module) callv(f funcIndex, a *argBlock, n int) ck.RV {
 	if m.log != nil {
 		start = time.Now()
 	}
-	r, _, _ := purego.SyscallN(p, a[:n]...)
+	r := ccall(p, a, n)
 	rv := ck.RV(uint64(r) & ulongMask)
 	if m.log != nil {
 		m.trace(f, a[:n], rv, time.Since(start))
