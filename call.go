@@ -73,9 +73,11 @@ func check(f funcIndex, rv ck.RV) error {
 // (C_UnwrapKeyAuthenticated).
 const maxArgs = 10
 
-// argBlock holds a call's arguments. Blocks are pooled: purego.SyscallN
-// lets its argument slice escape, which would cost an allocation per
-// call if the slice were built on the caller's stack.
+// argBlock holds a call's arguments. Blocks are pooled: where calls go
+// through purego.SyscallN (ccall_other.go), it lets its argument slice
+// escape, which would cost an allocation per call if the slice were
+// built on the caller's stack; the trampoline (ccall_trampoline.go)
+// copies the block into a frame of its own.
 type argBlock [maxArgs]uintptr
 
 var argPool = sync.Pool{New: func() any { return new(argBlock) }}
