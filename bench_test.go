@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/asn1"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -124,29 +123,12 @@ func (f *benchFixture) setup() error {
 // setupC builds testdata/cbench and points it at the module already
 // loaded in this process.
 func (f *benchFixture) setupC() error {
-	dir, err := os.MkdirTemp("", "cbench-")
-	if err != nil {
-		return err
-	}
-	lib := filepath.Join(dir, "cbench.so")
-	if err := cbuild.Build("testdata/cbench/cbench.c", lib, "-O2", "-pthread"); err != nil {
-		return err
-	}
-	h, err := purego.Dlopen(lib, purego.RTLD_NOW|purego.RTLD_LOCAL)
-	if err != nil {
-		return err
-	}
-	sym := func(name string) uintptr {
-		p, e := purego.Dlsym(h, name)
-		if e != nil && err == nil {
-			err = e
-		}
-		return p
-	}
-	open := sym("cbench_open")
-	f.cGetInfo, f.cRandom, f.cSign = sym("cbench_getinfo"), sym("cbench_random"), sym("cbench_sign")
-	f.cGetattr, f.cFind = sym("cbench_getattr"), sym("cbench_find")
-	f.cSignThreads = sym("cbench_sign_threads")
+	var open uintptr
+	_, err := cbuild.BuildAndLoad(filepath.Join("testdata", "cbench", "cbench.c"), map[string]*uintptr{
+		"cbench_open": &open, "cbench_getinfo": &f.cGetInfo, "cbench_random": &f.cRandom,
+		"cbench_sign": &f.cSign, "cbench_getattr": &f.cGetattr, "cbench_find": &f.cFind,
+		"cbench_sign_threads": &f.cSignThreads,
+	}, "-O2", "-pthread")
 	if err != nil {
 		return err
 	}

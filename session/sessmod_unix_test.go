@@ -4,7 +4,6 @@ package session_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -43,32 +42,17 @@ var (
 // sessmodSlot is sessmod's one slot.
 const sessmodSlot = ck.SlotID(1)
 
-// buildSessmod compiles sessmod.c into a temporary directory and looks
-// up its hooks. The handle from purego.Dlopen is never closed: the
-// hooks stay valid when a test closes its Module.
+// buildSessmod builds and loads sessmod.c and looks up its hooks
+// (cbuild.BuildAndLoad keeps the library loaded, so they stay valid when
+// a test closes its Module).
 func buildSessmod() (*sessmod, error) {
-	dir, err := os.MkdirTemp("", "sessmod-")
-	if err != nil {
-		return nil, err
-	}
-	out := filepath.Join(dir, "sessmod.so")
-	if err := cbuild.Build(filepath.Join("..", "testdata", "session", "sessmod.c"), out); err != nil {
-		return nil, err
-	}
-	h, err := purego.Dlopen(out, purego.RTLD_NOW|purego.RTLD_LOCAL)
-	if err != nil {
-		return nil, err
-	}
-	s := &sessmod{path: out}
-	for name, p := range map[string]*uintptr{
+	s := &sessmod{}
+	var err error
+	s.path, err = cbuild.BuildAndLoad(filepath.Join("..", "testdata", "session", "sessmod.c"), map[string]*uintptr{
 		"sessmod_reset": &s.reset, "sessmod_report": &s.report, "sessmod_limit": &s.limit,
 		"sessmod_open": &s.open, "sessmod_refused": &s.refused,
-	} {
-		if *p, err = purego.Dlsym(h, name); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
+	})
+	return s, err
 }
 
 // openSessmod opens sessmod for one test, reset to no limits, and

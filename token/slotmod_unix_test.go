@@ -3,7 +3,6 @@
 package token_test
 
 import (
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -33,33 +32,18 @@ var (
 	slotmodErr  error
 )
 
-// buildSlotmod compiles slotmod.c into a temporary directory and looks up
-// its hooks. The handle from purego.Dlopen is never closed: it keeps the
-// library loaded when the tests close every Module, so that a thread
-// still returning from C_WaitForSlotEvent finds its code in place.
+// buildSlotmod builds and loads slotmod.c and looks up its hooks.
+// cbuild.BuildAndLoad keeps the library loaded when the tests close every
+// Module, so that a thread still returning from C_WaitForSlotEvent finds
+// its code in place.
 func buildSlotmod() (*slotmod, error) {
-	dir, err := os.MkdirTemp("", "slotmod-")
-	if err != nil {
-		return nil, err
-	}
-	out := filepath.Join(dir, "slotmod.so")
-	if err := cbuild.Build(filepath.Join("..", "testdata", "token", "slotmod.c"), out); err != nil {
-		return nil, err
-	}
-	h, err := purego.Dlopen(out, purego.RTLD_NOW|purego.RTLD_LOCAL)
-	if err != nil {
-		return nil, err
-	}
-	s := &slotmod{path: out}
-	for name, p := range map[string]*uintptr{
+	s := &slotmod{}
+	var err error
+	s.path, err = cbuild.BuildAndLoad(filepath.Join("..", "testdata", "token", "slotmod.c"), map[string]*uintptr{
 		"slotmod_reset": &s.reset, "slotmod_insert": &s.insert, "slotmod_remove": &s.remove,
 		"slotmod_set_flags": &s.flags, "slotmod_notify": &s.notify, "slotmod_waiters": &s.waiters,
-	} {
-		if *p, err = purego.Dlsym(h, name); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
+	})
+	return s, err
 }
 
 // openSlotmod opens slotmod for one test, reset to its initial slots, and
