@@ -55,10 +55,7 @@ func (s *Session) keyPIN() ([]byte, error) {
 		return append([]byte{}, s.contextPIN...), nil
 	}
 	if s.pool != nil {
-		s.pool.mu.Lock()
-		pin, user := s.pool.cfg.pin, s.pool.cfg.user
-		s.pool.mu.Unlock()
-		if pin != nil && user == ck.CKU_USER {
+		if pin, user := s.pool.pinConfig(); pin != nil && user == ck.CKU_USER {
 			ctx := s.ctx
 			if ctx == nil {
 				ctx = context.Background()

@@ -446,13 +446,11 @@ func (p *Pool) relogin(ctx context.Context, s *Session) error {
 
 // login logs the token in if the pool has a PIN and the token is not.
 func (p *Pool) login(ctx context.Context, s *Session) error {
-	p.mu.Lock()
-	pin := p.cfg.pin
-	p.mu.Unlock()
+	pin, user := p.pinConfig()
 	if pin == nil {
 		return nil
 	}
-	if err := p.tok.ensure(ctx, p.m, s.h, p.cfg.user, p.cfg.username, pin); err != nil {
+	if err := p.tok.ensure(ctx, p.m, s.h, user, p.cfg.username, pin); err != nil {
 		p.loginErrs.Add(1)
 		return fmt.Errorf("session: login to slot %d: %w", p.slot, err)
 	}
