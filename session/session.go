@@ -51,14 +51,15 @@
 //
 // # Throughput
 //
-// A goroutine in a module call keeps its Go processor (P) in a system-call
-// state. When every P is in one, the runtime takes one back after 20 µs and
-// hands it to another thread, which costs the module's own threads CPU: on
-// two cores, two goroutines signing with ECDSA P-256 through a Pool reached
-// 1.45 to 1.55 times the rate of one with GOMAXPROCS=2, and 1.64 to 1.85
-// times with GOMAXPROCS=3 (the repository's README has the measurements).
-// A service whose goroutines spend their time in a token should run with
-// GOMAXPROCS one above its number of cores; this package never changes it.
+// As far as the runtime's source and our measurements tell, a goroutine in a
+// module call keeps its Go processor (P) in a system-call state. When every
+// P is in one, the runtime takes one back after 20 µs and hands it to
+// another thread, which costs the module's own threads CPU: on two cores,
+// two goroutines signing with ECDSA P-256 through a Pool reached 1.45 to
+// 1.55 times the rate of one with GOMAXPROCS=2, and 1.64 to 1.85 times with
+// GOMAXPROCS=3 (the repository's README has the measurements). A service
+// whose goroutines spend their time in a token should run with GOMAXPROCS
+// one above its number of cores; this package never changes it.
 //
 // # Errors
 //
